@@ -1,0 +1,185 @@
+// TrackingServer → Kubernetes objects, as pure functions of the spec. The component registers exactly
+// these objects and `render` prints them, so the two cannot drift apart.
+//
+// `@pulumi/kubernetesx` is not used here: its PodBuilder returns Pulumi Outputs (so `render` and
+// `validate` would need the Pulumi engine) and replaces the pod labels with `{app: <container>}`.
+import { TrackingServerObject as TrackingServer } from "../model/objects";
+import { DATA_DIR } from "../model/trackingServer";
+import { childLabels, childMetadata, Manifest } from "./meta";
+
+export const MLFLOW_PORT = 5000;
+export const PORT_NAME = "server";
+export const DEFAULT_BACKEND_URI = `sqlite:///${DATA_DIR}/mlflow.db`;
+export const DEFAULT_ARTIFACT_ROOT = `${DATA_DIR}/artifacts`;
+
+export interface TrackingServerOptions {
+  /** Image for specs that set none. */
+  defaultImage: string;
+  /** IngressClass of the Ingress; unset uses the cluster default. */
+  ingressClassName?: string;
+  /** A `kubernetes.io/tls` Secret named like the server that already exists in its namespace. */
+  existingTlsSecret?: boolean;
+}
+
+/** The children of one TrackingServer; optional ones are `undefined` when their fields are not set. */
+export interface TrackingServerChildren {
+  credentials: Manifest;
+  tlsSecret: Manifest | undefined;
+  volumeClaim: Manifest | undefined;
+  service: Manifest;
+  ingress: Manifest | undefined;
+  deployment: Manifest;
+}
+
+export const credentialsSecretName = (object: TrackingServer) => `${object.metadata.name}-credentials`;
+
+/** The path the server is served under: the URL's path without a trailing slash, "" for the root. */
+export function servedPath(url: string | undefined): string {
+  return url === undefined ? "" : new URL(url).pathname.replace(/\/+$/, "");
+}
+
+function labels(object: TrackingServer) {
+  return childLabels(object, "mlflow");
+}
+
+function selector(object: TrackingServer) {
+  const { "app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance } = labels(object);
+  return { "app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance };
+}
+
+/** Environment variable (from the credentials Secret) that holds the backend store URI. */
+export const BACKEND_URI_ENV = "MLFLOW_BACKEND_STORE_URI";
+
+/** The backend store URI, which may embed a database password, and the S3 keys when set. */
+export function credentialsSecret(object: TrackingServer): Manifest {
+  const { aws_access_key, aws_secret_key, backend_uri } = object.spec;
+  const stringData: Record<string, string> = { [BACKEND_URI_ENV]: backend_uri ?? DEFAULT_BACKEND_URI };
+  if (aws_access_key !== undefined && aws_secret_key !== undefined) {
+    stringData.AWS_ACCESS_KEY_ID = aws_access_key;
+    stringData.AWS_SECRET_ACCESS_KEY = aws_secret_key;
+  }
+  return { apiVersion: "v1", kind: "Secret", metadata: childMetadata(object, credentialsSecretName(object), labels(object)), type: "Opaque", stringData };
+}
+
+export function tlsSecret(object: TrackingServer): Manifest | undefined {
+  const { cert, key } = object.spec;
+  if (cert === undefined || key === undefined) return undefined;
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: childMetadata(object, object.metadata.name, labels(object)),
+    type: "kubernetes.io/tls",
+    stringData: { "tls.crt": cert, "tls.key": key },
+  };
+}
+
+export function volumeClaim(object: TrackingServer): Manifest | undefined {
+  const { volumeSize, storageClassName } = object.spec;
+  if (volumeSize === undefined || storageClassName === undefined) return undefined;
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: childMetadata(object, object.metadata.name, labels(object)),
+    spec: { accessModes: ["ReadWriteOnce"], storageClassName, resources: { requests: { storage: volumeSize } } },
+  };
+}
+
+export function service(object: TrackingServer): Manifest {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: childMetadata(object, object.metadata.name, labels(object)),
+    spec: { type: "ClusterIP", selector: selector(object), ports: [{ name: PORT_NAME, port: MLFLOW_PORT, targetPort: PORT_NAME, protocol: "TCP" }] },
+  };
+}
+
+export function ingress(object: TrackingServer, options: TrackingServerOptions): Manifest | undefined {
+  const { url, cert } = object.spec;
+  if (url === undefined) return undefined;
+  const host = new URL(url).hostname;
+  const prefix = servedPath(url);
+  const backend = { service: { name: object.metadata.name, port: { name: PORT_NAME } } };
+  // MLflow serves its UI under --static-prefix but never prefixes the REST API (`/api/2.0/...`, see
+  // `_get_rest_path` in mlflow/server/handlers.py), so a server under a path also gets `/api` on its host.
+  const paths = [prefix === "" ? "/" : prefix, ...(prefix === "" ? [] : ["/api"])].map((path) => ({ path, pathType: "Prefix", backend }));
+  const spec: Record<string, unknown> = {};
+  if (options.ingressClassName !== undefined) spec.ingressClassName = options.ingressClassName;
+  spec.rules = [{ host, http: { paths } }];
+  if (cert !== undefined || options.existingTlsSecret === true) spec.tls = [{ hosts: [host], secretName: object.metadata.name }];
+  return { apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: childMetadata(object, object.metadata.name, labels(object)), spec };
+}
+
+/** Host headers MLflow 3 accepts: the public host and the Service's cluster names, with any port. */
+export function allowedHosts(object: TrackingServer): string {
+  const { name, namespace } = object.metadata;
+  const hosts = [name, `${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`, "localhost", "127.0.0.1"];
+  if (object.spec.url !== undefined) hosts.unshift(new URL(object.spec.url).hostname);
+  return hosts.flatMap((host) => [host, `${host}:*`]).join(",");
+}
+
+export function serverCommand(object: TrackingServer): string[] {
+  const { artifact_root, url } = object.spec;
+  const command = ["mlflow", "server", "--host", "0.0.0.0", "--port", String(MLFLOW_PORT)];
+  // Kubernetes expands $(VAR) from the container's env, so the URI stays in the Secret.
+  command.push("--backend-store-uri", `$(${BACKEND_URI_ENV})`);
+  command.push("--default-artifact-root", artifact_root ?? DEFAULT_ARTIFACT_ROOT);
+  const prefix = servedPath(url);
+  if (prefix !== "") command.push("--static-prefix", prefix);
+  return command;
+}
+
+function environment(object: TrackingServer) {
+  const fromSecret = (key: string) => ({ name: key, valueFrom: { secretKeyRef: { name: credentialsSecretName(object), key } } });
+  const env: Record<string, unknown>[] = [fromSecret(BACKEND_URI_ENV)];
+  if (object.spec.s3_endpoint_url !== undefined) env.push({ name: "MLFLOW_S3_ENDPOINT_URL", value: object.spec.s3_endpoint_url });
+  if (object.spec.aws_access_key !== undefined) {
+    env.push(fromSecret("AWS_ACCESS_KEY_ID"), fromSecret("AWS_SECRET_ACCESS_KEY"));
+  }
+  env.push({ name: "MLFLOW_SERVER_ALLOWED_HOSTS", value: allowedHosts(object) });
+  return env;
+}
+
+export function deployment(object: TrackingServer, options: TrackingServerOptions): Manifest {
+  const persistent = volumeClaim(object) !== undefined;
+  // The kubelet probes the pod IP, which MLflow 3's host check would reject: probe as localhost.
+  const probe = (initialDelaySeconds: number) => ({
+    httpGet: { path: `${servedPath(object.spec.url)}/health`, port: PORT_NAME, httpHeaders: [{ name: "Host", value: "localhost" }] },
+    initialDelaySeconds,
+    periodSeconds: 10,
+    timeoutSeconds: 5,
+  });
+  const container = {
+    name: "mlflow",
+    image: object.spec.image ?? options.defaultImage,
+    command: serverCommand(object),
+    ports: [{ name: PORT_NAME, containerPort: MLFLOW_PORT, protocol: "TCP" }],
+    env: environment(object),
+    volumeMounts: [{ name: "data", mountPath: DATA_DIR }],
+    readinessProbe: probe(5),
+    livenessProbe: probe(30),
+  };
+  const data = persistent ? { name: "data", persistentVolumeClaim: { claimName: object.metadata.name } } : { name: "data", emptyDir: {} };
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: childMetadata(object, object.metadata.name, labels(object)),
+    spec: {
+      replicas: object.spec.size,
+      // A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
+      strategy: { type: persistent ? "Recreate" : "RollingUpdate" },
+      selector: { matchLabels: selector(object) },
+      template: { metadata: { labels: labels(object) }, spec: { containers: [container], volumes: [data] } },
+    },
+  };
+}
+
+export function buildTrackingServer(object: TrackingServer, options: TrackingServerOptions): TrackingServerChildren {
+  return {
+    credentials: credentialsSecret(object),
+    tlsSecret: tlsSecret(object),
+    volumeClaim: volumeClaim(object),
+    service: service(object),
+    ingress: ingress(object, options),
+    deployment: deployment(object, options),
+  };
+}

@@ -1,0 +1,33 @@
+// One EasyService: a Deployment, and a NodePort Service when it has ports.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { buildEasyService } from "../builders/easyService";
+import { EasyServiceObject, SECRET_FIELDS } from "../model/objects";
+import { CustomResourceSource, owned, ownerOf, registerCustomResource, resourceName } from "./children";
+
+export interface EasyServiceArgs {
+  /** The parsed, valid object. */
+  object: EasyServiceObject;
+  source: CustomResourceSource;
+}
+
+export class EasyService extends pulumi.ComponentResource {
+  /** The custom resource, when the program creates it (files source). */
+  public readonly customResource: k8s.apiextensions.CustomResource | undefined;
+  public readonly deployment: k8s.apps.v1.Deployment;
+  /** Present when the spec has `ports`. */
+  public readonly service: k8s.core.v1.Service | undefined;
+
+  constructor(name: string, args: EasyServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("crdstack:index:EasyService", name, {}, opts);
+    const { object, source } = args;
+    const children = buildEasyService(object);
+
+    this.customResource = registerCustomResource(object, SECRET_FIELDS.EasyService, source, this);
+    const owner = ownerOf(object, source, this.customResource);
+    this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(children.deployment, owner), { parent: this });
+    this.service = children.service && new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(children.service, owner), { parent: this });
+
+    this.registerOutputs({ customResource: this.customResource, deployment: this.deployment, service: this.service });
+  }
+}

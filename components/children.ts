@@ -1,0 +1,69 @@
+// What both components do the same way: register the custom resource itself (files source), tie every
+// child to it with an ownerReference, and keep secret values secret in Pulumi state.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { customResourceManifest, Manifest, ownerReference, OwnerReference } from "../builders/meta";
+import { CustomObject } from "../model/objects";
+
+/** Where the component's custom resource lives, which decides whether it registers it. */
+export type CustomResourceSource =
+  /** The program creates the custom resource from a file (after the CRDs in `dependsOn`). */
+  | { create: true; dependsOn: pulumi.Input<pulumi.Resource>[] }
+  /** The custom resource already exists in the cluster (a user created it); `uid` is its uid. */
+  | { create: false; uid: string | undefined };
+
+/** The Pulumi resource name of a namespaced object: `<namespace>/<name>`. */
+export function resourceName(manifest: Manifest): string {
+  return `${manifest.metadata.namespace}/${manifest.metadata.name}`;
+}
+
+/** Marks the named top-level fields of `values` as Pulumi secrets. */
+export function withSecrets<T extends object>(values: T, fields: readonly string[]): T {
+  const out = { ...values } as Record<string, unknown>;
+  for (const field of fields) {
+    if (out[field] !== undefined) out[field] = pulumi.secret(out[field]);
+  }
+  return out as T;
+}
+
+/** Registers the custom resource when the source asks for it; secret spec fields stay secret. */
+export function registerCustomResource(
+  object: CustomObject,
+  secretFields: readonly string[],
+  source: CustomResourceSource,
+  parent: pulumi.Resource,
+): k8s.apiextensions.CustomResource | undefined {
+  if (!source.create) return undefined;
+  const manifest = customResourceManifest(object);
+  return new k8s.apiextensions.CustomResource(
+    resourceName(manifest),
+    { ...manifest, spec: withSecrets(object.spec, secretFields) },
+    { parent, dependsOn: source.dependsOn },
+  );
+}
+
+/** The ownerReference for the children, known once the custom resource exists. */
+export function ownerOf(
+  object: CustomObject,
+  source: CustomResourceSource,
+  customResource: k8s.apiextensions.CustomResource | undefined,
+): pulumi.Output<OwnerReference> | undefined {
+  if (customResource !== undefined) return customResource.metadata.uid.apply((uid) => ownerReference(object, uid));
+  if (!source.create && source.uid !== undefined) return pulumi.output(ownerReference(object, source.uid));
+  return undefined;
+}
+
+/**
+ * A resource's arguments: the builder's manifest with the ownerReference added. The builders return
+ * plain manifests (so `render` needs no Pulumi engine); `A` names the resource's argument type, which the
+ * manifest has the shape of, as the test comparing the program with `render` checks.
+ */
+export function owned<A>(manifest: Manifest, owner: pulumi.Output<OwnerReference> | undefined): A {
+  const metadata = owner === undefined ? manifest.metadata : { ...manifest.metadata, ownerReferences: [owner] };
+  return { ...manifest, metadata } as A;
+}
+
+/** A Secret's arguments (built with `stringData`), with every value marked secret. */
+export function secretArgs(manifest: Manifest, owner: pulumi.Output<OwnerReference> | undefined): k8s.core.v1.SecretArgs {
+  return { ...owned<k8s.core.v1.SecretArgs>(manifest, owner), stringData: pulumi.secret(manifest.stringData as Record<string, string>) };
+}

@@ -1,0 +1,61 @@
+// TrackingServer (`experiment.aiscope/v1alpha2`): an MLflow tracking server for one team. Field names are
+// those of the original controller, so existing objects parse unchanged.
+import { z } from "zod";
+import { httpUrl, imageReference, matching, pem, quantityString, quantityValue, quote, strictObject, wholeNumber, DNS_SUBDOMAIN } from "./common";
+
+export const TRACKING_SERVER = {
+  group: "experiment.aiscope",
+  version: "v1alpha2",
+  kind: "TrackingServer",
+  plural: "trackingservers",
+  singular: "trackingserver",
+  shortNames: ["ts", "mlflow"],
+} as const;
+
+/** Where the server keeps SQLite and local artifacts; the PersistentVolumeClaim is mounted here. */
+export const DATA_DIR = "/mlflow";
+
+const noSpaces = (what: string, secret = false) => matching(/^\S+$/, what, undefined, { secret });
+
+export const TrackingServerSpec = strictObject({
+  /** Number of server replicas. @default 1 */
+  size: wholeNumber(0, 100).default(1).describe("Number of MLflow server replicas (default 1)"),
+  /** MLflow image; the program sets the command, so any image with `mlflow` on the PATH works. @default config `crdstack:defaultMlflowImage` */
+  image: imageReference.optional().describe("MLflow image (default: the stack's crdstack:defaultMlflowImage)"),
+  /** S3-compatible endpoint for artifacts, passed as `MLFLOW_S3_ENDPOINT_URL`. */
+  s3_endpoint_url: httpUrl.optional().describe("S3 endpoint URL (MLFLOW_S3_ENDPOINT_URL)"),
+  /** S3 access key id; stored in the `<name>-credentials` Secret, never in the pod spec. */
+  aws_access_key: noSpaces("an access key id without spaces", true).optional().describe("S3 access key id"),
+  /** S3 secret key; stored in the `<name>-credentials` Secret, never in the pod spec. */
+  aws_secret_key: noSpaces("a secret key without spaces", true).optional().describe("S3 secret access key"),
+  /** `--default-artifact-root`. @default `/mlflow/artifacts` */
+  artifact_root: noSpaces("an artifact URI without spaces").optional().describe("Default artifact root (default /mlflow/artifacts)"),
+  /** `--backend-store-uri`; it may hold a database password, so it reaches the pod through the credentials Secret. @default `sqlite:////mlflow/mlflow.db` */
+  backend_uri: noSpaces("a database URI without spaces", true).optional().describe("Backend store URI (default sqlite:////mlflow/mlflow.db)"),
+  /** Public URL; an Ingress for its host and path is created when set. */
+  url: httpUrl.optional().describe("Public URL; creates an Ingress for its host and path"),
+  /** Size of the PersistentVolumeClaim mounted at /mlflow; needs `storageClassName`. */
+  volumeSize: quantityString
+    .refine((size) => quantityValue(size) > 0, { error: (issue) => `${quote(issue.input)} is not a positive size` })
+    .optional()
+    .describe("Size of the volume mounted at /mlflow, e.g. 10Gi; needs storageClassName"),
+  /** StorageClass of the PersistentVolumeClaim; needs `volumeSize`. */
+  storageClassName: matching(DNS_SUBDOMAIN, "a StorageClass name", 253).optional().describe("StorageClass of the volume; needs volumeSize"),
+  /** PEM certificate for the Ingress TLS Secret; needs `key`. */
+  cert: pem(["CERTIFICATE"], "certificate").optional().describe("PEM certificate for the Ingress; needs key"),
+  /** PEM private key for the Ingress TLS Secret; needs `cert`. */
+  key: pem(["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"], "private key").optional().describe("PEM private key for the Ingress; needs cert"),
+}).superRefine((spec, ctx) => {
+  const pairs: [keyof typeof spec, keyof typeof spec][] = [
+    ["cert", "key"],
+    ["aws_access_key", "aws_secret_key"],
+    ["volumeSize", "storageClassName"],
+  ];
+  for (const [a, b] of pairs) {
+    if ((spec[a] === undefined) !== (spec[b] === undefined)) {
+      const missing = spec[a] === undefined ? a : b;
+      ctx.addIssue({ code: "custom", path: [missing], message: `Only one of \`${a}\` or \`${b}\` is set: set both or neither` });
+    }
+  }
+});
+export type TrackingServerSpec = z.infer<typeof TrackingServerSpec>;

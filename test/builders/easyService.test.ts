@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { buildEasyService } from "../../builders/easyService";
+import { easyService } from "../helpers";
+
+describe("EasyService", () => {
+  test("the original sample: two nginx replicas behind NodePort 31002", () => {
+    const children = buildEasyService(easyService({ size: 2, image: "nginx:1.7.9", ports: [{ port: 80, targetPort: 80, nodePort: 31002 }] }, "easyservice-sample"));
+    const deployment = children.deployment.spec as any;
+    assert.equal(deployment.replicas, 2);
+    assert.deepEqual(deployment.selector, { matchLabels: { app: "easyservice-sample" } });
+    assert.equal(deployment.template.metadata.labels.app, "easyservice-sample");
+    assert.equal(deployment.template.metadata.labels["app.kubernetes.io/instance"], "easyservice-sample");
+    assert.deepEqual(deployment.template.spec.containers, [{ name: "easyservice-sample", image: "nginx:1.7.9", ports: [{ containerPort: 80, protocol: "TCP" }] }]);
+    assert.deepEqual(children.service?.spec, {
+      type: "NodePort",
+      selector: { app: "easyservice-sample" },
+      ports: [{ protocol: "TCP", port: 80, targetPort: 80, nodePort: 31002 }],
+    });
+  });
+
+  test("no ports, no Service", () => {
+    const children = buildEasyService(easyService({ size: 1, image: "busybox" }));
+    assert.equal(children.service, undefined);
+    assert.equal((children.deployment.spec as any).template.spec.containers[0].ports, undefined);
+  });
+
+  test("resources and envs reach the container; targetPort decides the container port", () => {
+    const children = buildEasyService(easyService({
+      size: 1,
+      image: "nginx",
+      resources: { limits: { cpu: "1" }, requests: { cpu: "100m" } },
+      envs: [{ name: "A", value: "1" }, { name: "TOKEN", valueFrom: { secretKeyRef: { name: "tokens", key: "a" } } }],
+      ports: [{ name: "http", port: 80, targetPort: 8080 }, { name: "admin", port: 81, targetPort: "admin" }, { name: "dns", port: 53, protocol: "UDP" }],
+    }));
+    const container = (children.deployment.spec as any).template.spec.containers[0];
+    assert.deepEqual(container.resources, { limits: { cpu: "1" }, requests: { cpu: "100m" } });
+    assert.deepEqual(container.env[1], { name: "TOKEN", valueFrom: { secretKeyRef: { name: "tokens", key: "a" } } });
+    assert.deepEqual(container.ports, [
+      { name: "http", containerPort: 8080, protocol: "TCP" },
+      { name: "admin", containerPort: 81, protocol: "TCP" },
+      { name: "dns", containerPort: 53, protocol: "UDP" },
+    ]);
+    assert.deepEqual((children.service?.spec as any).ports.map((p: any) => p.targetPort), [8080, "admin", 53]);
+  });
+});

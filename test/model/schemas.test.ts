@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, test } from "node:test";
+import { quantityValue } from "../../model/common";
+import { parseObject } from "../../model/objects";
+import { collectSpecs, formatError, loadSpecFiles } from "../../model/specs";
+import { badCases, easyService, EXAMPLES, PEM, trackingServer } from "../helpers";
+
+describe("examples", () => {
+  test("every example is valid", () => {
+    const specs = loadSpecFiles([EXAMPLES]);
+    assert.deepEqual(specs.errors.map(formatError), []);
+    assert.ok(specs.objects.length >= 4);
+  });
+
+  test("the original EasyService sample parses unchanged", () => {
+    const sample = loadSpecFiles([EXAMPLES]).objects.find((o) => o.metadata.name === "easyservice-sample");
+    assert.equal(sample?.kind, "EasyService");
+    assert.deepEqual(sample?.spec, { size: 2, image: "nginx:1.7.9", ports: [{ port: 80, targetPort: 80, nodePort: 31002, protocol: "TCP" }] });
+  });
+});
+
+describe("defaults", () => {
+  test("a TrackingServer with an empty spec gets one replica", () => {
+    assert.deepEqual(trackingServer({}).spec, { size: 1 });
+  });
+
+  test("a port without protocol is TCP, a namespace-less object is in default", () => {
+    const parsed = parseObject({ apiVersion: "app.kubebuilder.io/v1", kind: "EasyService", metadata: { name: "web" }, spec: { size: 1, image: "nginx", ports: [{ port: 80 }] } });
+    assert.ok(parsed.ok);
+    assert.equal(parsed.object.metadata.namespace, "default");
+    assert.equal(parsed.object.kind === "EasyService" && parsed.object.spec.ports?.[0].protocol, "TCP");
+  });
+
+  test("custom values are kept", () => {
+    const spec = { size: 3, image: "ghcr.io/mlflow/mlflow:v2.22.0", url: "https://mlflow.example.com", volumeSize: "5Gi", storageClassName: "fast", ...PEM };
+    assert.deepEqual(trackingServer(spec).spec, spec);
+  });
+});
+
+describe("bad specs", () => {
+  for (const bad of badCases()) {
+    const name = bad.file.split("/").pop();
+    test(`${name}: ${bad.error}`, () => {
+      const specs = loadSpecFiles([bad.file]);
+      assert.equal(specs.objects.length, 0);
+      const lines = specs.errors.map(formatError);
+      assert.ok(lines.some((line) => line.startsWith(`${bad.file}: `) && line.endsWith(`: ${bad.error}`)), `expected "${bad.error}" in:\n${lines.join("\n")}`);
+    });
+  }
+
+  test("the corpus covers both kinds with at least 40 cases", () => {
+    const cases = badCases();
+    assert.ok(cases.length >= 40, `${cases.length} cases`);
+    assert.ok(cases.filter((c) => c.file.includes("/ts-")).length >= 15);
+    assert.ok(cases.filter((c) => c.file.includes("/es-")).length >= 15);
+  });
+
+  test("messages never quote secret values", () => {
+    const parsed = parseObject({
+      apiVersion: "experiment.aiscope/v1alpha2",
+      kind: "TrackingServer",
+      metadata: { name: "mlflow" },
+      spec: { aws_access_key: "AKIA SECRETID", aws_secret_key: "s3cr3t value", backend_uri: "mysql://root:hunter2 x@db/mlflow", cert: "x", key: "private key text" },
+    });
+    assert.ok(!parsed.ok);
+    const text = JSON.stringify(parsed.problems);
+    for (const secret of ["AKIA", "s3cr3t", "hunter2", "private key text"]) assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
+    assert.equal(parsed.problems.length, 5);
+  });
+});
+
+describe("collecting objects", () => {
+  const ts = (name: string) => ({ apiVersion: "experiment.aiscope/v1alpha2", kind: "TrackingServer", metadata: { name, namespace: "a" }, spec: {} });
+  const es = (name: string, spec: unknown = { size: 1, image: "nginx" }) => ({ apiVersion: "app.kubebuilder.io/v1", kind: "EasyService", metadata: { name, namespace: "a" }, spec });
+
+  test("one invalid object does not block the others", () => {
+    const specs = collectSpecs([{ raw: ts("one") }, { raw: es("two", { size: -1, image: "nginx" }) }, { raw: es("three") }]);
+    assert.deepEqual(specs.objects.map((o) => o.metadata.name), ["one", "three"]);
+    assert.deepEqual(specs.errors.map(formatError), ["EasyService a/two: spec.size: -1 is outside 0-1000"]);
+  });
+
+  test("the later of two objects with the same namespace and name is rejected", () => {
+    const specs = collectSpecs([{ raw: ts("same"), file: "a.yaml" }, { raw: es("same"), file: "b.yaml" }]);
+    assert.deepEqual(specs.objects.map((o) => o.kind), ["TrackingServer"]);
+    assert.deepEqual(specs.errors.map(formatError), [
+      'b.yaml: EasyService a/same: metadata.name: "same" is already used by TrackingServer a/same, whose children have the same names',
+    ]);
+  });
+
+  test("a YAML syntax error names the file and document", () => {
+    const file = path.join(os.tmpdir(), `crdstack-bad-${process.pid}.yaml`);
+    fs.writeFileSync(file, "kind: [unclosed\n");
+    try {
+      const specs = loadSpecFiles([file]);
+      assert.equal(specs.errors.length, 1);
+      assert.match(formatError(specs.errors[0]), new RegExp(`^${file}: document -/1: \\(yaml\\): `));
+    } finally {
+      fs.rmSync(file);
+    }
+  });
+});
+
+describe("quantities", () => {
+  test("compare across suffixes", () => {
+    assert.ok(quantityValue("1Gi") > quantityValue("512Mi"));
+    assert.ok(quantityValue("500m") < quantityValue(1));
+    assert.equal(quantityValue("1e3"), 1000);
+    assert.equal(quantityValue("2k"), 2000);
+  });
+
+  test("requests equal to limits are fine", () => {
+    assert.deepEqual(easyService({ size: 1, image: "nginx", resources: { requests: { cpu: "1" }, limits: { cpu: "1000m" } } }).spec.resources, {
+      requests: { cpu: "1" },
+      limits: { cpu: "1000m" },
+    });
+  });
+});

@@ -1,0 +1,83 @@
+// The whole program (index.ts) under Pulumi's mocks, against what `render` prints for the same specs.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { parseAllDocuments } from "yaml";
+import { recordResources, settled, unwrapSecrets, valueOf } from "./mocks";
+const registered = recordResources();
+import { run } from "../cli/main";
+import { EXAMPLES } from "./helpers";
+
+type Program = () => Promise<Record<string, pulumi.Output<unknown> | unknown>>;
+
+async function runProgram(config: Record<string, string>) {
+  pulumi.runtime.setAllConfig(config);
+  registered.length = 0;
+  const program = require("../index") as Program;
+  const outputs = await program();
+  await settled();
+  return outputs;
+}
+
+/** A comparable key and body for a Kubernetes object, without the ownerReferences only the program knows. */
+function comparable(manifest: Record<string, any>) {
+  const { ownerReferences, ...metadata } = manifest.metadata;
+  void ownerReferences;
+  return [`${manifest.kind} ${metadata.namespace ?? ""}/${metadata.name}`, { ...manifest, metadata }] as const;
+}
+
+test("the program registers exactly the objects render prints, with the same contents", async () => {
+  await runProgram({ "crdstack:specs": EXAMPLES });
+  const rendered = run(["render", "--show-secrets", EXAMPLES]);
+  assert.equal(rendered.code, 0, rendered.stderr);
+  const printed = new Map(parseAllDocuments(rendered.stdout).map((doc) => comparable(doc.toJS())));
+  const kubernetes = registered.filter((resource) => resource.type.startsWith("kubernetes:"));
+  const recorded = new Map(kubernetes.map((resource) => comparable(unwrapSecrets(resource.inputs) as Record<string, any>)));
+  assert.deepEqual([...recorded.keys()].sort(), [...printed.keys()].sort());
+  for (const [key, manifest] of printed) assert.deepEqual(recorded.get(key), manifest, key);
+  assert.ok(printed.size >= 15, `${printed.size} objects`);
+});
+
+test("render lists objects in dependency order: CRDs, then each custom resource before its children", () => {
+  const kinds = parseAllDocuments(run(["render", EXAMPLES]).stdout).map((doc) => doc.toJS().kind as string);
+  assert.deepEqual(kinds.slice(0, 2), ["CustomResourceDefinition", "CustomResourceDefinition"]);
+  const trackingServer = kinds.indexOf("TrackingServer");
+  assert.deepEqual(kinds.slice(trackingServer, trackingServer + 7), ["TrackingServer", "Secret", "Secret", "PersistentVolumeClaim", "Service", "Ingress", "Deployment"]);
+});
+
+test("an invalid spec is reported and left out; the valid ones are still declared", async () => {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), "crdstack-program-"));
+  fs.copyFileSync(path.join(EXAMPLES, "easyservice-nginx.yaml"), path.join(folder, "good.yaml"));
+  fs.writeFileSync(path.join(folder, "bad.yaml"), "apiVersion: app.kubebuilder.io/v1\nkind: EasyService\nmetadata:\n  name: bad\nspec:\n  size: 1\n  image: nginx\n  ports:\n    - port: 80\n      nodePort: 20\n");
+  const errors: string[] = [];
+  const original = pulumi.log.error;
+  pulumi.log.error = async (message: string) => void errors.push(message);
+  try {
+    const outputs = await runProgram({ "crdstack:specs": folder, "crdstack:installCrds": "false" });
+    assert.deepEqual(errors, [`${path.join(folder, "bad.yaml")}: EasyService default/bad: spec.ports[0].nodePort: 20 is outside 30000-32767`]);
+    assert.deepEqual(outputs.problems, errors);
+    const names = registered.filter((r) => r.type.startsWith("kubernetes:")).map((r) => `${r.type.split(":").pop()} ${r.name}`).sort();
+    assert.deepEqual(names, ["Deployment default/easyservice-sample", "EasyService default/easyservice-sample", "Service default/easyservice-sample"]);
+  } finally {
+    pulumi.log.error = original;
+    fs.rmSync(folder, { recursive: true });
+  }
+});
+
+test("a typo in the stack configuration names the key", async () => {
+  await assert.rejects(runProgram({ "crdstack:spec": "examples" }), /crdstack:spec: is not a known key/);
+  await assert.rejects(runProgram({ "crdstack:installCrds": "maybe" }), /crdstack:installCrds: "maybe" is not a boolean/);
+});
+
+test("outputs: TrackingServer URLs and EasyService Deployments by namespace/name", async () => {
+  const outputs = await runProgram({ "crdstack:specs": EXAMPLES });
+  assert.deepEqual(outputs.trackingServers, {
+    "default/trackingserver": "https://mlflow.example.com/platform",
+    "default/mlflow-scratch": "http://mlflow-scratch.default.svc:5000",
+  });
+  const easy = outputs.easyServices as Record<string, pulumi.Output<string>>;
+  assert.equal(await valueOf(easy["default/easyservice-sample"]), "easyservice-sample");
+});
