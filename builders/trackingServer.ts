@@ -148,25 +148,28 @@ export function deployment(object: TrackingServer, options: TrackingServerOption
     periodSeconds: 10,
     timeoutSeconds: 5,
   });
+  // The two kinds of volume have different names: a server-side apply that turns one into the other
+  // then replaces the list entry instead of merging two volume sources into one.
+  const data = persistent ? { name: "data", persistentVolumeClaim: { claimName: object.metadata.name } } : { name: "scratch", emptyDir: {} };
   const container = {
     name: "mlflow",
     image: object.spec.image ?? options.defaultImage,
     command: serverCommand(object),
     ports: [{ name: PORT_NAME, containerPort: MLFLOW_PORT, protocol: "TCP" }],
     env: environment(object),
-    volumeMounts: [{ name: "data", mountPath: DATA_DIR }],
+    volumeMounts: [{ name: data.name, mountPath: DATA_DIR }],
     readinessProbe: probe(5),
     livenessProbe: probe(30),
   };
-  const data = persistent ? { name: "data", persistentVolumeClaim: { claimName: object.metadata.name } } : { name: "data", emptyDir: {} };
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata: childMetadata(object, object.metadata.name, labels(object)),
     spec: {
       replicas: object.spec.size,
-      // A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
-      strategy: { type: persistent ? "Recreate" : "RollingUpdate" },
+      // A ReadWriteOnce volume cannot be attached to the old and the new pod at once. The rolling-update
+      // parameters are the API defaults, set here so that switching to Recreate removes them.
+      strategy: persistent ? { type: "Recreate" } : { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } },
       selector: { matchLabels: selector(object) },
       template: { metadata: { labels: labels(object) }, spec: { containers: [container], volumes: [data] } },
     },

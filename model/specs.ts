@@ -28,14 +28,22 @@ export function formatError(error: SpecError): string {
   return `${where}${error.ref.kind} ${error.ref.namespace}/${error.ref.name}: ${error.path}: ${error.message}`;
 }
 
+/** The NodePorts an object asks for, with the field path of each. */
+function nodePortsOf(object: CustomObject): [number, string][] {
+  if (object.kind !== "EasyService") return [];
+  return (object.spec.ports ?? []).flatMap((port, i) => (port.nodePort === undefined ? [] : [[port.nodePort, `spec.ports[${i}].nodePort`] as [number, string]]));
+}
+
 /**
- * Parses every object, then rejects the later of two objects that would own the same children: the same
- * namespace and name, of either kind (both would make a Deployment and a Service of that name).
+ * Parses every object, then rejects the later of two objects that would clash in the cluster: the same
+ * namespace and name, of either kind (both would make a Deployment and a Service of that name), or the
+ * same NodePort, which is allocated cluster-wide.
  */
 export function collectSpecs(entries: readonly RawObject[]): Specs {
   const objects: CustomObject[] = [];
   const errors: SpecError[] = [];
   const owners = new Map<string, CustomObject>();
+  const nodePorts = new Map<number, CustomObject>();
   for (const { raw, file } of entries) {
     const parsed = parseObject(raw);
     if (!parsed.ok) {
@@ -53,6 +61,15 @@ export function collectSpecs(entries: readonly RawObject[]): Specs {
       });
       continue;
     }
+    const taken = nodePortsOf(parsed.object).filter(([port]) => nodePorts.has(port));
+    if (taken.length > 0) {
+      for (const [port, path] of taken) {
+        const holder = nodePorts.get(port)!;
+        errors.push({ file, ref: parsed.ref, path, message: `${port} is already used by ${holder.kind} ${holder.metadata.namespace}/${holder.metadata.name}` });
+      }
+      continue;
+    }
+    for (const [port] of nodePortsOf(parsed.object)) nodePorts.set(port, parsed.object);
     owners.set(key, parsed.object);
     objects.push(parsed.object);
   }

@@ -20,10 +20,10 @@ describe("TrackingServer defaults", () => {
   test("the server runs the default image with SQLite on an emptyDir at /mlflow", () => {
     const spec = children.deployment.spec as any;
     assert.equal(spec.replicas, 1);
-    assert.deepEqual(spec.strategy, { type: "RollingUpdate" });
+    assert.deepEqual(spec.strategy, { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } });
     assert.equal(container(children).image, options.defaultImage);
-    assert.deepEqual(spec.template.spec.volumes, [{ name: "data", emptyDir: {} }]);
-    assert.deepEqual(container(children).volumeMounts, [{ name: "data", mountPath: "/mlflow" }]);
+    assert.deepEqual(spec.template.spec.volumes, [{ name: "scratch", emptyDir: {} }]);
+    assert.deepEqual(container(children).volumeMounts, [{ name: "scratch", mountPath: "/mlflow" }]);
     assert.deepEqual(children.credentials.stringData, { MLFLOW_BACKEND_STORE_URI: "sqlite:////mlflow/mlflow.db" });
   });
 

@@ -90,6 +90,13 @@ describe("collecting objects", () => {
     ]);
   });
 
+  test("the later of two objects asking for the same NodePort is rejected; NodePorts are cluster-wide", () => {
+    const withPort = (name: string, namespace: string) => ({ ...es(name, { size: 1, image: "nginx", ports: [{ port: 80, nodePort: 31002 }] }), metadata: { name, namespace } });
+    const specs = collectSpecs([{ raw: withPort("first", "a") }, { raw: withPort("second", "b") }]);
+    assert.deepEqual(specs.objects.map((o) => o.metadata.name), ["first"]);
+    assert.deepEqual(specs.errors.map(formatError), ["EasyService b/second: spec.ports[0].nodePort: 31002 is already used by EasyService a/first"]);
+  });
+
   test("a YAML syntax error names the file and document", () => {
     const file = path.join(os.tmpdir(), `crdstack-bad-${process.pid}.yaml`);
     fs.writeFileSync(file, "kind: [unclosed\n");

@@ -1,0 +1,37 @@
+// `npm test`: starts one real control plane for the whole run, runs every test file with node's test
+// runner against it, and stops the control plane whatever the outcome.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { startControlPlane } from "./cluster/controlPlane";
+import { CONTROL_PLANE_ENV } from "./cluster/cluster";
+
+function testFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) return testFiles(file);
+    return entry.name.endsWith(".test.ts") ? [file] : [];
+  }).sort();
+}
+
+async function main(): Promise<number> {
+  const files = process.argv.length > 2 ? process.argv.slice(2) : testFiles(__dirname);
+  const started = Date.now();
+  const controlPlane = await startControlPlane();
+  console.log(`# control plane ready in ${((Date.now() - started) / 1000).toFixed(1)}s at ${controlPlane.server}`);
+  try {
+    const env = { ...process.env, [CONTROL_PLANE_ENV]: JSON.stringify({ kubeconfig: controlPlane.kubeconfig, binaries: controlPlane.binaries, server: controlPlane.server }) };
+    const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...files], { stdio: "inherit", env });
+    return await new Promise<number>((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  } finally {
+    await controlPlane.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);
