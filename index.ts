@@ -4,25 +4,49 @@ import * as pulumi from "@pulumi/pulumi";
 import { declarePlatform } from "./components/platform";
 import { readStackConfig } from "./components/stackConfig";
 import { StackConfig } from "./model/config";
-import { formatError, loadSpecFiles, Specs } from "./model/specs";
+import { Candidate, planObjects } from "./model/reconcile";
+import { formatError, SpecError } from "./model/specs";
+import { clusterCandidates, clusterConfig, ClusterState, fileCandidates, readCluster } from "./sources/cluster";
 
-async function readSpecs(config: StackConfig): Promise<Specs> {
-  if (config.source === "files") return loadSpecFiles([config.specs]);
-  throw new Error("crdstack:source: \"cluster\" is not available in this version; use \"files\"");
+/** What the cluster holds: required by the `cluster` source, used by the `files` source when reachable. */
+async function readState(config: StackConfig): Promise<ClusterState | undefined> {
+  const kubeconfig = clusterConfig();
+  if (config.source === "cluster") {
+    if (kubeconfig === undefined) throw new Error("crdstack:source is \"cluster\" but there is no kubeconfig (KUBECONFIG, ~/.kube/config) and no service account");
+    return readCluster(kubeconfig, config.namespaces);
+  }
+  if (kubeconfig === undefined) return undefined;
+  try {
+    return await readCluster(kubeconfig, config.namespaces);
+  } catch (error) {
+    pulumi.log.warn(`Cannot read the custom resources from the cluster (${(error as Error).message}); specs are not checked against what was last applied`);
+    return undefined;
+  }
+}
+
+function readCandidates(config: StackConfig, state: ClusterState | undefined): { candidates: Candidate[]; errors: SpecError[] } {
+  if (config.source === "files") return fileCandidates([config.specs], state);
+  return { candidates: clusterCandidates(state!), errors: [] };
 }
 
 export = async () => {
   const config = readStackConfig();
-  const specs = await readSpecs(config);
+  const state = await readState(config);
+  const read = readCandidates(config, state);
+  const { planned, errors } = planObjects(read.candidates);
+  const problems = [...read.errors, ...errors].map(formatError);
 
-  // An invalid object is left out and reported. Reporting an error fails the update after the valid
-  // objects are applied, and a failed update deletes nothing, so its children stay as they were.
-  for (const error of specs.errors) pulumi.log.error(formatError(error));
+  // An invalid object keeps the children of its last applied spec and gets its problems in its status.
+  // From files, the problems also fail the run (after the valid objects are applied): whoever ran it
+  // should fix the file. In the cluster, a user's bad object must not fail everyone's reconciliation.
+  for (const line of problems) (config.source === "files" ? pulumi.log.error : pulumi.log.warn)(line);
 
-  const platform = declarePlatform(specs.objects, {
+  const platform = declarePlatform(planned, {
     installCrds: config.installCrds,
     createCustomResources: config.source === "files",
     trackingServer: { defaultImage: config.defaultMlflowImage, ingressClassName: config.ingressClassName },
+    tlsSecrets: state?.tlsSecrets,
+    reportStatus: state !== undefined,
   });
 
   return {
@@ -31,6 +55,6 @@ export = async () => {
     /** Each EasyService's Deployment name, by `<namespace>/<name>`. */
     easyServices: Object.fromEntries(Object.entries(platform.easyServices).map(([name, service]) => [name, service.deployment.metadata.name])),
     /** Problems found in the specs, one line each. */
-    problems: specs.errors.map(formatError),
+    problems,
   };
 };

@@ -2,7 +2,7 @@
 // each object its custom resource (files source) and its children in the order the component registers
 // them. `render` prints this list; the test comparing it with the program under mocks keeps them equal.
 import { crdManifests } from "../model/crd";
-import { CustomObject, Kind, SECRET_FIELDS } from "../model/objects";
+import { CustomObject, Kind, KINDS, MASK, maskSpec } from "../model/objects";
 import { buildEasyService } from "./easyService";
 import { customResourceManifest, Manifest } from "./meta";
 import { buildTrackingServer, TrackingServerOptions } from "./trackingServer";
@@ -29,8 +29,6 @@ export function planManifests(objects: readonly CustomObject[], options: PlanOpt
   return manifests;
 }
 
-export const MASK = "(secret)";
-
 /** The manifests with Secret values and secret spec fields replaced by `(secret)`, for review. */
 export function maskSecrets(manifests: readonly Manifest[]): Manifest[] {
   return manifests.map((manifest) => {
@@ -38,10 +36,7 @@ export function maskSecrets(manifests: readonly Manifest[]): Manifest[] {
       const data = (manifest.stringData ?? {}) as Record<string, string>;
       return { ...manifest, stringData: Object.fromEntries(Object.keys(data).map((key) => [key, MASK])) };
     }
-    const fields = SECRET_FIELDS[manifest.kind as Kind];
-    if (fields === undefined || fields.length === 0) return manifest;
-    const spec = { ...(manifest.spec as Record<string, unknown>) };
-    for (const field of fields) if (spec[field] !== undefined) spec[field] = MASK;
-    return { ...manifest, spec };
+    if (!(manifest.kind in KINDS)) return manifest;
+    return { ...manifest, spec: maskSpec(manifest.kind as Kind, manifest.spec as object) };
   });
 }

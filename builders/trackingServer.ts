@@ -132,8 +132,12 @@ function environment(object: TrackingServer) {
   const fromSecret = (key: string) => ({ name: key, valueFrom: { secretKeyRef: { name: credentialsSecretName(object), key } } });
   const env: Record<string, unknown>[] = [fromSecret(BACKEND_URI_ENV)];
   if (object.spec.s3_endpoint_url !== undefined) env.push({ name: "MLFLOW_S3_ENDPOINT_URL", value: object.spec.s3_endpoint_url });
-  if (object.spec.aws_access_key !== undefined) {
-    env.push(fromSecret("AWS_ACCESS_KEY_ID"), fromSecret("AWS_SECRET_ACCESS_KEY"));
+  const keys = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
+  if (object.spec.s3CredentialsSecret !== undefined) {
+    const name = object.spec.s3CredentialsSecret;
+    env.push(...keys.map((key) => ({ name: key, valueFrom: { secretKeyRef: { name, key } } })));
+  } else if (object.spec.aws_access_key !== undefined) {
+    env.push(...keys.map(fromSecret));
   }
   env.push({ name: "MLFLOW_SERVER_ALLOWED_HOSTS", value: allowedHosts(object) });
   return env;

@@ -1,7 +1,7 @@
 // The command line: `validate`, `render` and `crds`, with the program's own schemas and builders and no
 // Pulumi engine. Usage: see `usage` below or README.md.
 import * as fs from "node:fs";
-import { parse, stringify } from "yaml";
+import { dump, load } from "js-yaml";
 import { Manifest } from "../builders/meta";
 import { maskSecrets, planManifests } from "../builders/plan";
 import { parseStackConfig, StackConfig } from "../model/config";
@@ -19,12 +19,12 @@ export interface CliResult { code: number; stdout: string; stderr: string }
 
 /** Multi-document YAML, the way `kubectl apply -f` reads it. */
 export function toYaml(manifests: readonly Manifest[]): string {
-  return manifests.map((manifest) => stringify(manifest, { aliasDuplicateObjects: false, lineWidth: 0 })).join("---\n");
+  return manifests.map((manifest) => dump(manifest, { noRefs: true, lineWidth: -1 })).join("---\n");
 }
 
 /** The `crdstack:*` settings of a stack config file such as Pulumi.dev.yaml. */
 export function readConfigFile(file: string): StackConfig {
-  const document = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const document = (load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(document.config ?? {})) {
     if (key.startsWith("crdstack:")) raw[key.slice("crdstack:".length)] = value;

@@ -2,13 +2,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { buildEasyService } from "../builders/easyService";
-import { EasyServiceObject, SECRET_FIELDS } from "../model/objects";
+import { EasyServiceObject } from "../model/objects";
 import { CustomResourceSource, owned, ownerOf, registerCustomResource, resourceName } from "./children";
 
 export interface EasyServiceArgs {
-  /** The parsed, valid object. */
+  /** The object to declare: valid, or the last applied spec (see `fallback`). */
   object: EasyServiceObject;
   source: CustomResourceSource;
+  /** `object` is the last applied spec: the custom resource's spec in the cluster is left as it is. */
+  fallback?: boolean;
 }
 
 export class EasyService extends pulumi.ComponentResource {
@@ -20,10 +22,10 @@ export class EasyService extends pulumi.ComponentResource {
 
   constructor(name: string, args: EasyServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("crdstack:index:EasyService", name, {}, opts);
-    const { object, source } = args;
+    const { object, source, fallback } = args;
     const children = buildEasyService(object);
 
-    this.customResource = registerCustomResource(object, SECRET_FIELDS.EasyService, source, this);
+    this.customResource = registerCustomResource(object, source, fallback === true, this);
     const owner = ownerOf(object, source, this.customResource);
     this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(children.deployment, owner), { parent: this });
     this.service = children.service && new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(children.service, owner), { parent: this });

@@ -3,14 +3,26 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { buildTrackingServer, MLFLOW_PORT, TrackingServerOptions } from "../builders/trackingServer";
-import { SECRET_FIELDS, TrackingServerObject } from "../model/objects";
-import { CustomResourceSource, owned, ownerOf, registerCustomResource, resourceName, secretArgs } from "./children";
+import { Manifest } from "../builders/meta";
+import { TrackingServerObject } from "../model/objects";
+import { CustomResourceSource, Owner, owned, ownerOf, registerCustomResource, resourceName, secretArgs } from "./children";
 
 export interface TrackingServerArgs {
-  /** The parsed, valid object. */
+  /** The object to declare: valid, or the last applied spec (see `fallback`). */
   object: TrackingServerObject;
   options: TrackingServerOptions;
   source: CustomResourceSource;
+  /** `object` is the last applied spec, whose secret fields read `(secret)`: Secrets keep their values. */
+  fallback?: boolean;
+}
+
+/**
+ * The claim that holds the server's database. With `retain`, Pulumi leaves it in the cluster when it
+ * leaves the program, and it has no ownerReference, so deleting the TrackingServer keeps it too.
+ */
+function volumeClaim(manifest: Manifest, retain: boolean, owner: Owner | undefined, parent: pulumi.Resource) {
+  const args = owned<k8s.core.v1.PersistentVolumeClaimArgs>(manifest, retain ? undefined : owner);
+  return new k8s.core.v1.PersistentVolumeClaim(resourceName(manifest), args, { parent, retainOnDelete: retain });
 }
 
 export class TrackingServer extends pulumi.ComponentResource {
@@ -31,15 +43,16 @@ export class TrackingServer extends pulumi.ComponentResource {
   constructor(name: string, args: TrackingServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("crdstack:index:TrackingServer", name, {}, opts);
     const { object, options, source } = args;
+    const fallback = args.fallback === true;
     const children = buildTrackingServer(object, options);
     const parent = { parent: this };
+    const secretOptions = { parent: this, ignoreChanges: fallback ? ["stringData"] : [] };
 
-    this.customResource = registerCustomResource(object, SECRET_FIELDS.TrackingServer, source, this);
+    this.customResource = registerCustomResource(object, source, fallback, this);
     const owner = ownerOf(object, source, this.customResource);
-    this.credentials = new k8s.core.v1.Secret(resourceName(children.credentials), secretArgs(children.credentials, owner), parent);
-    this.tlsSecret = children.tlsSecret && new k8s.core.v1.Secret(resourceName(children.tlsSecret), secretArgs(children.tlsSecret, owner), parent);
-    // The claim holds the server's database: never replaced in place, and protected by the caller's options.
-    this.volumeClaim = children.volumeClaim && new k8s.core.v1.PersistentVolumeClaim(resourceName(children.volumeClaim), owned<k8s.core.v1.PersistentVolumeClaimArgs>(children.volumeClaim, owner), parent);
+    this.credentials = new k8s.core.v1.Secret(resourceName(children.credentials), secretArgs(children.credentials, owner), secretOptions);
+    this.tlsSecret = children.tlsSecret && new k8s.core.v1.Secret(resourceName(children.tlsSecret), secretArgs(children.tlsSecret, owner), secretOptions);
+    this.volumeClaim = children.volumeClaim && volumeClaim(children.volumeClaim, object.spec.retainVolume === true, owner, this);
     this.service = new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(children.service, owner), parent);
     this.ingress = children.ingress && new k8s.networking.v1.Ingress(resourceName(children.ingress), owned<k8s.networking.v1.IngressArgs>(children.ingress, owner), { parent: this, dependsOn: this.tlsSecret ? [this.tlsSecret] : [] });
     this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(children.deployment, owner), {

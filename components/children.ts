@@ -3,7 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { customResourceManifest, Manifest, ownerReference, OwnerReference } from "../builders/meta";
-import { CustomObject } from "../model/objects";
+import { CustomObject, SECRET_FIELDS } from "../model/objects";
 
 /** Where the component's custom resource lives, which decides whether it registers it. */
 export type CustomResourceSource =
@@ -26,21 +26,27 @@ export function withSecrets<T extends object>(values: T, fields: readonly string
   return out as T;
 }
 
-/** Registers the custom resource when the source asks for it; secret spec fields stay secret. */
+/**
+ * Registers the custom resource when the source asks for it; secret spec fields stay secret. With
+ * `keepSpec` (the object is declared from its last applied spec) the spec in the cluster is left as it is.
+ */
 export function registerCustomResource(
   object: CustomObject,
-  secretFields: readonly string[],
   source: CustomResourceSource,
+  keepSpec: boolean,
   parent: pulumi.Resource,
 ): k8s.apiextensions.CustomResource | undefined {
   if (!source.create) return undefined;
   const manifest = customResourceManifest(object);
   return new k8s.apiextensions.CustomResource(
     resourceName(manifest),
-    { ...manifest, spec: withSecrets(object.spec, secretFields) },
-    { parent, dependsOn: source.dependsOn },
+    { ...manifest, spec: withSecrets(object.spec, SECRET_FIELDS[object.kind]) },
+    { parent, dependsOn: source.dependsOn, ignoreChanges: keepSpec ? ["spec"] : [] },
   );
 }
+
+/** The ownerReference of the children, once known. */
+export type Owner = pulumi.Output<OwnerReference>;
 
 /** The ownerReference for the children, known once the custom resource exists. */
 export function ownerOf(

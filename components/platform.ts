@@ -1,8 +1,12 @@
-// The whole program for a set of valid objects: the CRDs (when this stack installs them) and one
-// component per object, in the order `planManifests` lists them.
+// The whole program for a set of planned objects: the CRDs (when this stack installs them), one
+// component per object that has something to declare, in the order `planManifests` lists them, and the
+// status report that tells each object what was done with it.
 import * as pulumi from "@pulumi/pulumi";
+import { ObjectReport, ReplicaCounts, statusEntry } from "../builders/status";
 import { TrackingServerOptions } from "../builders/trackingServer";
-import { CustomObject } from "../model/objects";
+import { CustomObject, Kind } from "../model/objects";
+import { Planned } from "../model/reconcile";
+import { StatusEntries, StatusReport } from "../providers/status";
 import { CustomResourceSource } from "./children";
 import { CustomResourceDefinitions } from "./CustomResourceDefinitions";
 import { EasyService } from "./EasyService";
@@ -12,7 +16,11 @@ export interface PlatformOptions {
   installCrds: boolean;
   /** The files source creates the custom resources; the cluster source finds them there. */
   createCustomResources: boolean;
-  trackingServer: TrackingServerOptions;
+  trackingServer: Omit<TrackingServerOptions, "existingTlsSecret">;
+  /** `<namespace>/<name>` of the TLS Secrets found in the cluster that the program does not manage. */
+  tlsSecrets?: ReadonlySet<string>;
+  /** Write each object's status (needs the custom resources to exist in a cluster). @default true */
+  reportStatus?: boolean;
 }
 
 export interface Platform {
@@ -21,27 +29,60 @@ export interface Platform {
   trackingServers: Record<string, TrackingServer>;
   /** By component name, `<namespace>/<name>`. */
   easyServices: Record<string, EasyService>;
+  status: StatusReport | undefined;
 }
 
 /** The component name of an object: `<namespace>/<name>`, unique per kind. */
-export function componentName(object: CustomObject): string {
+export function componentName(object: { metadata: { namespace: string; name: string } }): string {
   return `${object.metadata.namespace}/${object.metadata.name}`;
 }
 
-export function declarePlatform(objects: readonly CustomObject[], options: PlatformOptions): Platform {
-  const crds = options.installCrds ? new CustomResourceDefinitions("crds") : undefined;
-  const crdDependencies: pulumi.Resource[] = crds ? [crds] : [];
-  const platform: Platform = { crds, trackingServers: {}, easyServices: {} };
-  for (const object of objects) {
-    const source: CustomResourceSource = options.createCustomResources
-      ? { create: true, dependsOn: crdDependencies }
-      : { create: false, uid: object.metadata.uid };
-    const name = componentName(object);
-    if (object.kind === "TrackingServer") {
-      platform.trackingServers[name] = new TrackingServer(name, { object, options: options.trackingServer, source });
-    } else {
-      platform.easyServices[name] = new EasyService(name, { object, source });
-    }
+function declareComponent(platform: Platform, item: Planned, object: CustomObject, options: PlatformOptions): TrackingServer | EasyService {
+  const crds = platform.crds ? [platform.crds] : [];
+  const source: CustomResourceSource = options.createCustomResources ? { create: true, dependsOn: crds } : { create: false, uid: item.uid };
+  const name = componentName(object);
+  if (object.kind === "EasyService") {
+    return (platform.easyServices[name] = new EasyService(name, { object, source, fallback: item.fallback }));
+  }
+  const existingTlsSecret = options.tlsSecrets?.has(name) ?? false;
+  const trackingServerOptions = { ...options.trackingServer, existingTlsSecret };
+  return (platform.trackingServers[name] = new TrackingServer(name, { object, options: trackingServerOptions, source, fallback: item.fallback }));
+}
+
+const COUNTS = ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"] as const;
+
+/** One object's status entry, once its custom resource and Deployment have reported. */
+function statusOf(item: Planned, component: TrackingServer | EasyService | undefined): pulumi.Output<StatusEntries> {
+  const custom = component?.customResource;
+  const identity = custom === undefined
+    ? pulumi.output({ uid: item.uid, generation: item.generation })
+    : pulumi.all([custom.metadata.uid, custom.metadata.generation]).apply(([uid, generation]) => ({ uid, generation }));
+  const counts = component === undefined ? pulumi.output(undefined) : component.deployment.status.apply((status): ReplicaCounts | undefined =>
+    status === undefined ? undefined : Object.fromEntries(COUNTS.filter((key) => status[key] !== undefined).map((key) => [key, status[key]])));
+  return pulumi.all([identity, counts]).apply(([{ uid, generation }, replicaCounts]) => {
+    const report: ObjectReport = { kind: item.ref.kind as Kind, namespace: item.ref.namespace, name: item.ref.name, uid, generation, problems: item.problems, applied: item.applied };
+    return { [`${item.ref.kind}/${item.ref.namespace}/${item.ref.name}`]: statusEntry(report, replicaCounts) };
+  });
+}
+
+export function declarePlatform(planned: readonly Planned[], options: PlatformOptions): Platform {
+  const platform: Platform = {
+    crds: options.installCrds ? new CustomResourceDefinitions("crds") : undefined,
+    trackingServers: {},
+    easyServices: {},
+    status: undefined,
+  };
+  const statuses: pulumi.Output<StatusEntries>[] = [];
+  for (const item of planned) {
+    const component = item.applied === undefined ? undefined : declareComponent(platform, item, item.applied, options);
+    // An object the files source never created has no custom resource to report on.
+    const exists = !options.createCustomResources || component !== undefined;
+    if (exists && (item.ref.kind === "TrackingServer" || item.ref.kind === "EasyService")) statuses.push(statusOf(item, component));
+  }
+  if (options.reportStatus !== false) {
+    const entries = pulumi.all(statuses).apply((parts) => Object.assign({}, ...parts) as StatusEntries);
+    const components = [...Object.values(platform.trackingServers), ...Object.values(platform.easyServices)];
+    platform.status = new StatusReport("status", { entries }, { dependsOn: components });
   }
   return platform;
 }

@@ -12,6 +12,10 @@ type JsonSchema = { [key: string]: unknown };
 
 const SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
 
+function isEmpty(schema: unknown): boolean {
+  return typeof schema === "object" && schema !== null && Object.keys(schema).length === 0;
+}
+
 function isIntOrString(options: unknown[]): boolean {
   const types = options.map((option) => (option as JsonSchema).type);
   return types.length === 2 && types.includes("string") && (types.includes("integer") || types.includes("number"));
@@ -31,6 +35,10 @@ export function structural(schema: unknown): unknown {
     const out: JsonSchema = { "x-kubernetes-int-or-string": true };
     if (source.description !== undefined) out.description = source.description;
     return out;
+  }
+  // A map of anything (`z.record(z.string(), z.unknown())`) is kept as it is.
+  if (source.type === "object" && isEmpty(source.additionalProperties) && source.properties === undefined) {
+    return { type: "object", "x-kubernetes-preserve-unknown-fields": true, ...(source.description === undefined ? {} : { description: source.description }) };
   }
   const out: JsonSchema = {};
   for (const [key, value] of Object.entries(source)) {

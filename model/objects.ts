@@ -14,6 +14,16 @@ export const SECRET_FIELDS: Record<Kind, readonly string[]> = {
   EasyService: [],
 };
 
+/** What secret values read as wherever the program shows a spec (render, status). */
+export const MASK = "(secret)";
+
+/** `spec` with the kind's secret fields replaced by `(secret)`. */
+export function maskSpec(kind: Kind, spec: object): Record<string, unknown> {
+  const masked: Record<string, unknown> = { ...spec };
+  for (const field of SECRET_FIELDS[kind]) if (masked[field] !== undefined) masked[field] = MASK;
+  return masked;
+}
+
 export function apiVersionOf(kind: Kind): string {
   return `${KINDS[kind].group}/${KINDS[kind].version}`;
 }

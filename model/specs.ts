@@ -1,9 +1,9 @@
-// Collects custom-resource objects from any source into valid objects and per-object errors. One bad
-// object never hides the others: it is reported and left out, and the rest go on.
+// Collects custom-resource objects from any source into valid objects and per-object problems. One bad
+// object never hides the others.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseAllDocuments } from "yaml";
-import { CustomObject, ObjectRef, parseObject } from "./objects";
+import { loadAll } from "js-yaml";
+import { CustomObject, ObjectRef, parseObject, Problem } from "./objects";
 
 export interface SpecError {
   /** The file the object came from, for the `files` source. */
@@ -34,46 +34,55 @@ function nodePortsOf(object: CustomObject): [number, string][] {
   return (object.spec.ports ?? []).flatMap((port, i) => (port.nodePort === undefined ? [] : [[port.nodePort, `spec.ports[${i}].nodePort`] as [number, string]]));
 }
 
+/** One object as read: its parsed form when valid, else the problems found. */
+export interface Collected {
+  ref: ObjectRef;
+  file?: string;
+  raw: unknown;
+  object?: CustomObject;
+  problems: Problem[];
+}
+
 /**
  * Parses every object, then rejects the later of two objects that would clash in the cluster: the same
  * namespace and name, of either kind (both would make a Deployment and a Service of that name), or the
  * same NodePort, which is allocated cluster-wide.
  */
-export function collectSpecs(entries: readonly RawObject[]): Specs {
-  const objects: CustomObject[] = [];
-  const errors: SpecError[] = [];
+export function collectObjects(entries: readonly RawObject[]): Collected[] {
   const owners = new Map<string, CustomObject>();
   const nodePorts = new Map<number, CustomObject>();
-  for (const { raw, file } of entries) {
+  return entries.map(({ raw, file }) => {
     const parsed = parseObject(raw);
-    if (!parsed.ok) {
-      errors.push(...parsed.problems.map((problem) => ({ file, ref: parsed.ref, ...problem })));
-      continue;
-    }
+    if (!parsed.ok) return { ref: parsed.ref, file, raw, problems: parsed.problems };
     const key = `${parsed.ref.namespace}/${parsed.ref.name}`;
     const owner = owners.get(key);
     if (owner !== undefined) {
-      errors.push({
-        file,
-        ref: parsed.ref,
-        path: "metadata.name",
-        message: `${JSON.stringify(parsed.ref.name)} is already used by ${owner.kind} ${key}, whose children have the same names`,
-      });
-      continue;
+      const message = `${JSON.stringify(parsed.ref.name)} is already used by ${owner.kind} ${key}, whose children have the same names`;
+      return { ref: parsed.ref, file, raw, problems: [{ path: "metadata.name", message }] };
     }
     const taken = nodePortsOf(parsed.object).filter(([port]) => nodePorts.has(port));
     if (taken.length > 0) {
-      for (const [port, path] of taken) {
+      const problems = taken.map(([port, path]) => {
         const holder = nodePorts.get(port)!;
-        errors.push({ file, ref: parsed.ref, path, message: `${port} is already used by ${holder.kind} ${holder.metadata.namespace}/${holder.metadata.name}` });
-      }
-      continue;
+        return { path, message: `${port} is already used by ${holder.kind} ${holder.metadata.namespace}/${holder.metadata.name}` };
+      });
+      return { ref: parsed.ref, file, raw, problems };
     }
     for (const [port] of nodePortsOf(parsed.object)) nodePorts.set(port, parsed.object);
     owners.set(key, parsed.object);
-    objects.push(parsed.object);
-  }
-  return { objects, errors };
+    return { ref: parsed.ref, file, raw, object: parsed.object, problems: [] };
+  });
+}
+
+/** The problems of collected objects as error lines. */
+export function errorsOf(collected: readonly Collected[]): SpecError[] {
+  return collected.flatMap(({ ref, file, problems }) => problems.map((problem) => ({ file, ref, ...problem })));
+}
+
+/** Valid objects and the errors of the others. */
+export function collectSpecs(entries: readonly RawObject[]): Specs {
+  const collected = collectObjects(entries);
+  return { objects: collected.flatMap((c) => (c.object === undefined ? [] : [c.object])), errors: errorsOf(collected) };
 }
 
 /** The YAML files named, folders searched recursively, in a stable order. */
@@ -91,20 +100,37 @@ export function specFiles(paths: readonly string[]): string[] {
   return files;
 }
 
+/**
+ * The documents of one YAML stream. A syntax error costs only its own document: the stream is then read
+ * again document by document (split at `---` lines) and each bad one is reported with its line.
+ */
+export function parseDocuments(text: string): { documents: unknown[]; errors: { index: number; message: string }[] } {
+  try {
+    return { documents: loadAll(text).map((document) => document), errors: [] };
+  } catch {
+    const documents: unknown[] = [];
+    const errors: { index: number; message: string }[] = [];
+    text.split(/^---[ \t]*(?:#.*)?$/m).forEach((part, index) => {
+      try {
+        documents.push(...loadAll(part));
+      } catch (error) {
+        errors.push({ index, message: (error as Error).message.split("\n")[0] });
+      }
+    });
+    return { documents, errors };
+  }
+}
+
 /** Reads the objects of every YAML document in `paths`; YAML syntax errors are reported per document. */
 export function readSpecFiles(paths: readonly string[]): { entries: RawObject[]; errors: SpecError[] } {
   const entries: RawObject[] = [];
   const errors: SpecError[] = [];
   for (const file of specFiles(paths)) {
-    parseAllDocuments(fs.readFileSync(file, "utf8")).forEach((document, index) => {
-      const ref = { kind: "document", namespace: "-", name: String(index + 1) };
-      if (document.errors.length > 0) {
-        errors.push({ file, ref, path: "(yaml)", message: document.errors[0].message.split("\n")[0] });
-        return;
-      }
-      const raw = document.toJS();
-      if (raw !== null && raw !== undefined) entries.push({ raw, file });
-    });
+    const parsed = parseDocuments(fs.readFileSync(file, "utf8"));
+    for (const { index, message } of parsed.errors) {
+      errors.push({ file, ref: { kind: "document", namespace: "-", name: String(index + 1) }, path: "(yaml)", message });
+    }
+    for (const raw of parsed.documents) if (raw !== null && raw !== undefined) entries.push({ raw, file });
   }
   return { entries, errors };
 }

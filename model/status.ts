@@ -19,7 +19,8 @@ export const SpecProblem = z.object({ path: z.string(), message: z.string() });
 const common = {
   observedGeneration: z.number().int().optional().describe("The metadata.generation this status describes"),
   conditions: z.array(Condition).optional(),
-  problems: z.array(SpecProblem).optional().describe("Problems found in the spec; the object is skipped while there are any"),
+  problems: z.array(SpecProblem).optional().describe("Problems found in the spec; while there are any, the children stay as the last valid spec made them"),
+  lastAppliedSpec: z.record(z.string(), z.unknown()).optional().describe("The last valid spec the children were made from; secret fields read (secret)"),
 };
 
 export const TrackingServerStatus = z.object({

@@ -41,6 +41,10 @@ export const TrackingServerSpec = strictObject({
     .describe("Size of the volume mounted at /mlflow, e.g. 10Gi; needs storageClassName"),
   /** StorageClass of the PersistentVolumeClaim; needs `volumeSize`. */
   storageClassName: matching(DNS_SUBDOMAIN, "a StorageClass name", 253).optional().describe("StorageClass of the volume; needs volumeSize"),
+  /** Keep the PersistentVolumeClaim (and the database on it) when the volume fields are removed or the object is deleted. @default false */
+  retainVolume: z.boolean().optional().describe("Keep the volume when volumeSize/storageClassName are removed or the object is deleted (default false)"),
+  /** An existing Secret in the namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, instead of the key fields. */
+  s3CredentialsSecret: matching(DNS_SUBDOMAIN, "a Secret name", 253).optional().describe("Existing Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, instead of aws_access_key/aws_secret_key"),
   /** PEM certificate for the Ingress TLS Secret; needs `key`. */
   cert: pem(["CERTIFICATE"], "certificate").optional().describe("PEM certificate for the Ingress; needs key"),
   /** PEM private key for the Ingress TLS Secret; needs `cert`. */
@@ -56,6 +60,9 @@ export const TrackingServerSpec = strictObject({
       const missing = spec[a] === undefined ? a : b;
       ctx.addIssue({ code: "custom", path: [missing], message: `Only one of \`${a}\` or \`${b}\` is set: set both or neither` });
     }
+  }
+  if (spec.s3CredentialsSecret !== undefined && spec.aws_access_key !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["s3CredentialsSecret"], message: "Only one of `s3CredentialsSecret` or `aws_access_key`/`aws_secret_key` may be set" });
   }
 });
 export type TrackingServerSpec = z.infer<typeof TrackingServerSpec>;

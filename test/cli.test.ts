@@ -3,9 +3,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { parseAllDocuments } from "yaml";
 import { run } from "../cli/main";
-import { BAD_CORPUS, EXAMPLES, ROOT } from "./helpers";
+import { BAD_CORPUS, documentsOf, EXAMPLES, ROOT } from "./helpers";
 
 describe("validate", () => {
   test("exit 0 when every spec is valid", () => {
@@ -38,13 +37,22 @@ describe("render", () => {
   test("prints multi-document YAML that parses back, secrets masked", () => {
     const result = run(["render", EXAMPLES]);
     assert.equal(result.code, 0, result.stderr);
-    const documents = parseAllDocuments(result.stdout).map((doc) => doc.toJS());
+    const documents = documentsOf(result.stdout);
     const secret = documents.find((doc) => doc.kind === "Secret" && doc.metadata.name === "trackingserver-credentials");
     assert.deepEqual(Object.values(secret.stringData), ["(secret)", "(secret)", "(secret)"]);
     const custom = documents.find((doc) => doc.kind === "TrackingServer" && doc.metadata.name === "trackingserver");
     assert.equal(custom.spec.aws_secret_key, "(secret)");
     assert.equal(custom.spec.key, "(secret)");
     assert.ok(!result.stdout.includes("mlflow1234"));
+  });
+
+  test("strings that YAML 1.1 readers (kubectl) would take for booleans or numbers stay quoted", () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), "crdstack-quote-"));
+    const envs = ["yes", "on", "0755", "1e3", "null", "2026-01-01"].map((value, i) => ({ name: `V${i}`, value }));
+    fs.writeFileSync(path.join(folder, "es.yaml"), JSON.stringify({ apiVersion: "app.kubebuilder.io/v1", kind: "EasyService", metadata: { name: "q" }, spec: { size: 1, image: "nginx", envs } }));
+    const result = run(["render", folder]);
+    assert.equal(result.code, 0, result.stderr);
+    for (const { value } of envs) assert.match(result.stdout, new RegExp(`value: '${value}'`), value);
   });
 
   test("--show-secrets prints the values", () => {
@@ -62,7 +70,7 @@ describe("render", () => {
   test("--config reads crdstack:* settings from a stack config file", () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "crdstack-cli-")), "Pulumi.test.yaml");
     fs.writeFileSync(file, "config:\n  crdstack:installCrds: false\n  crdstack:ingressClassName: nginx\n  aws:region: eu-west-1\n");
-    const documents = parseAllDocuments(run(["render", "--config", file, EXAMPLES]).stdout).map((doc) => doc.toJS());
+    const documents = documentsOf(run(["render", "--config", file, EXAMPLES]).stdout);
     assert.ok(!documents.some((doc) => doc.kind === "CustomResourceDefinition"));
     assert.equal(documents.find((doc) => doc.kind === "Ingress").spec.ingressClassName, "nginx");
     fs.writeFileSync(file, "config:\n  crdstack:ingresClassName: nginx\n");
@@ -87,8 +95,7 @@ describe("crds", () => {
       if (node.items) check(node.items, `${where}[]`);
       if (typeof node.additionalProperties === "object") check(node.additionalProperties, `${where}{}`);
     };
-    for (const doc of parseAllDocuments(run(["crds"]).stdout)) {
-      const crd = doc.toJS();
+    for (const crd of documentsOf(run(["crds"]).stdout)) {
       check(crd.spec.versions[0].schema.openAPIV3Schema, crd.metadata.name);
       assert.deepEqual(crd.spec.versions[0].subresources, { status: {} });
       assert.ok(crd.spec.names.shortNames.length > 0);
@@ -96,7 +103,7 @@ describe("crds", () => {
   });
 
   test("TrackingServer columns include the original S3_ENDPOINT_URL and ARTIFACT_ROOT, plus Ready and Age", () => {
-    const crd = parseAllDocuments(run(["crds"]).stdout)[0].toJS();
+    const crd = documentsOf(run(["crds"]).stdout)[0];
     const columns = crd.spec.versions[0].additionalPrinterColumns.map((c: any) => c.name);
     for (const name of ["S3_ENDPOINT_URL", "ARTIFACT_ROOT", "Ready", "Age"]) assert.ok(columns.includes(name), name);
   });

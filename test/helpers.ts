@@ -1,8 +1,13 @@
 // Small helpers shared by the tests: objects from YAML text, and the corpus of bad specs.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { load, loadAll } from "js-yaml";
 import { CustomObject, EasyServiceObject, parseObject, TrackingServerObject } from "../model/objects";
+
+/** The documents of a multi-document YAML text. */
+export function documentsOf(yaml: string): any[] {
+  return loadAll(yaml) as any[];
+}
 
 export const ROOT = path.resolve(__dirname, "..");
 export const EXAMPLES = path.join(ROOT, "examples");
@@ -10,7 +15,7 @@ export const BAD_CORPUS = path.join(__dirname, "corpus", "bad");
 
 /** Parses a valid object from YAML, failing the test with its problems otherwise. */
 export function objectFrom(yaml: string): CustomObject {
-  const parsed = parseObject(parse(yaml));
+  const parsed = parseObject(load(yaml));
   if (!parsed.ok) throw new Error(parsed.problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
   return parsed.object;
 }

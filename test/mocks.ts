@@ -5,7 +5,11 @@ export interface Registered {
   type: string;
   name: string;
   inputs: Record<string, any>;
+  /** The resource options the mocks see only in the raw request. */
+  options: { ignoreChanges: string[]; retainOnDelete: boolean };
 }
+
+const { getMonitor } = require("@pulumi/pulumi/runtime/settings") as { getMonitor: () => any };
 
 /** The uid the mocks give a custom resource, so ownerReferences can be checked. */
 export const mockUid = (name: string) => `uid-${name}`;
@@ -13,10 +17,11 @@ export const mockUid = (name: string) => `uid-${name}`;
 /** Installs the mocks and returns the list they record into. Call before creating any resource. */
 export function recordResources(stack = "test"): Registered[] {
   const registered: Registered[] = [];
+  const options = new Map<string, Registered["options"]>();
   pulumi.runtime.setMocks(
     {
       newResource(args) {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs, options: options.get(`${args.type} ${args.name}`)! });
         const metadata = { ...(args.inputs.metadata ?? {}), uid: mockUid(args.name) };
         return { id: `${args.name}-id`, state: { ...args.inputs, metadata } };
       },
@@ -28,6 +33,13 @@ export function recordResources(stack = "test"): Registered[] {
     stack,
     false,
   );
+  // The mocks pass newResource the inputs only; the options are read off the request on its way in.
+  const monitor = getMonitor();
+  const registerResource = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (request: any, callback: unknown) => {
+    options.set(`${request.getType()} ${request.getName()}`, { ignoreChanges: request.getIgnorechangesList(), retainOnDelete: request.getRetainondelete() });
+    return registerResource(request, callback);
+  };
   return registered;
 }
 

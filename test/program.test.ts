@@ -5,11 +5,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { parseAllDocuments } from "yaml";
 import { recordResources, settled, unwrapSecrets, valueOf } from "./mocks";
 const registered = recordResources();
 import { run } from "../cli/main";
-import { EXAMPLES } from "./helpers";
+import { documentsOf, EXAMPLES } from "./helpers";
 
 type Program = () => Promise<Record<string, pulumi.Output<unknown> | unknown>>;
 
@@ -33,7 +32,7 @@ test("the program registers exactly the objects render prints, with the same con
   await runProgram({ "crdstack:specs": EXAMPLES });
   const rendered = run(["render", "--show-secrets", EXAMPLES]);
   assert.equal(rendered.code, 0, rendered.stderr);
-  const printed = new Map(parseAllDocuments(rendered.stdout).map((doc) => comparable(doc.toJS())));
+  const printed = new Map(documentsOf(rendered.stdout).map((doc) => comparable(doc)));
   const kubernetes = registered.filter((resource) => resource.type.startsWith("kubernetes:"));
   const recorded = new Map(kubernetes.map((resource) => comparable(unwrapSecrets(resource.inputs) as Record<string, any>)));
   assert.deepEqual([...recorded.keys()].sort(), [...printed.keys()].sort());
@@ -42,7 +41,7 @@ test("the program registers exactly the objects render prints, with the same con
 });
 
 test("render lists objects in dependency order: CRDs, then each custom resource before its children", () => {
-  const kinds = parseAllDocuments(run(["render", EXAMPLES]).stdout).map((doc) => doc.toJS().kind as string);
+  const kinds = documentsOf(run(["render", EXAMPLES]).stdout).map((doc) => doc.kind as string);
   assert.deepEqual(kinds.slice(0, 2), ["CustomResourceDefinition", "CustomResourceDefinition"]);
   const trackingServer = kinds.indexOf("TrackingServer");
   assert.deepEqual(kinds.slice(trackingServer, trackingServer + 7), ["TrackingServer", "Secret", "Secret", "PersistentVolumeClaim", "Service", "Ingress", "Deployment"]);

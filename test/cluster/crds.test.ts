@@ -4,10 +4,10 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, test } from "node:test";
-import { parse, parseAllDocuments } from "yaml";
+import { load } from "js-yaml";
 import { run } from "../../cli/main";
 import { crdManifests } from "../../model/crd";
-import { badCases, EXAMPLES } from "../helpers";
+import { badCases, documentsOf, EXAMPLES } from "../helpers";
 import { apply, Cluster, create, freshNamespace, installCrds, KubeObject, readObject, remove, statusOf, useCluster } from "./cluster";
 
 let c: Cluster;
@@ -44,8 +44,7 @@ describe("examples", () => {
   test("every example file is accepted as it is", async () => {
     const namespace = await freshNamespace(c, "examples-raw");
     for (const file of fs.readdirSync(EXAMPLES)) {
-      for (const doc of parseAllDocuments(fs.readFileSync(path.join(EXAMPLES, file), "utf8"))) {
-        const object = doc.toJS();
+      for (const object of documentsOf(fs.readFileSync(path.join(EXAMPLES, file), "utf8"))) {
         object.metadata.namespace = namespace;
         await create(c, object);
       }
@@ -55,7 +54,7 @@ describe("examples", () => {
   test("everything render prints for them is created for real", async () => {
     const result = run(["render", "--show-secrets", EXAMPLES]);
     assert.equal(result.code, 0, result.stderr);
-    const manifests = parseAllDocuments(result.stdout).map((doc) => doc.toJS() as KubeObject);
+    const manifests = documentsOf(result.stdout) as KubeObject[];
     let created = 0;
     for (const manifest of manifests) {
       if (manifest.kind === "CustomResourceDefinition") continue; // installed above, from the same function
@@ -76,7 +75,7 @@ describe("bad specs", () => {
     const cases = badCases();
     for (const bad of cases) {
       assert.notEqual(run(["validate", bad.file]).code, 0, bad.file);
-      const object = parse(fs.readFileSync(bad.file, "utf8")) as KubeObject;
+      const object = load(fs.readFileSync(bad.file, "utf8")) as KubeObject;
       if (object.metadata?.namespace === "default") object.metadata.namespace = namespace;
       let outcome: "rejected" | "accepted";
       let detail = "";

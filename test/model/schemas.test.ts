@@ -97,13 +97,15 @@ describe("collecting objects", () => {
     assert.deepEqual(specs.errors.map(formatError), ["EasyService b/second: spec.ports[0].nodePort: 31002 is already used by EasyService a/first"]);
   });
 
-  test("a YAML syntax error names the file and document", () => {
+  test("a YAML syntax error names the file and document, and costs only that document", () => {
     const file = path.join(os.tmpdir(), `crdstack-bad-${process.pid}.yaml`);
-    fs.writeFileSync(file, "kind: [unclosed\n");
+    const good = (name: string) => `apiVersion: app.kubebuilder.io/v1\nkind: EasyService\nmetadata:\n  name: ${name}\nspec:\n  size: 1\n  image: nginx\n`;
+    fs.writeFileSync(file, `${good("one")}---\nkind: [unclosed\n---\n${good("three")}`);
     try {
       const specs = loadSpecFiles([file]);
+      assert.deepEqual(specs.objects.map((o) => o.metadata.name), ["one", "three"]);
       assert.equal(specs.errors.length, 1);
-      assert.match(formatError(specs.errors[0]), new RegExp(`^${file}: document -/1: \\(yaml\\): `));
+      assert.match(formatError(specs.errors[0]), new RegExp(`^${file}: document -/2: \\(yaml\\): `));
     } finally {
       fs.rmSync(file);
     }

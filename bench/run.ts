@@ -1,0 +1,50 @@
+// `npm run bench`: for 10, 100 and 1000 TrackingServers plus as many EasyServices, the time and peak
+// memory of (a) the program under Pulumi's mocks, (b) the floor: the very same Kubernetes resources
+// registered with precomputed arguments under the same mocks (what the Pulumi SDK itself costs), and
+// (c) render. Each measurement runs in a fresh process; the three modes alternate, and the median of
+// the repetitions is reported, so that the ratios compare runs made side by side.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { writeSpecs } from "./specs";
+
+const SIZES = (process.env.BENCH_SIZES ?? "10,100,1000").split(",").map(Number);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
+const MODES = ["program", "floor", "render"] as const;
+type Mode = (typeof MODES)[number];
+
+interface Sample { ms: number; cpuMs: number; maxRssMB: number }
+
+function measure(mode: Mode, folder: string): Sample {
+  const tsx = path.join(__dirname, "..", "node_modules", ".bin", "tsx");
+  const out = execFileSync(tsx, [path.join(__dirname, "measure.ts"), mode, folder], { encoding: "utf8", maxBuffer: 1 << 26 });
+  return JSON.parse(out.trim().split("\n").pop() as string);
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const pct = (value: number, base: number) => `${value >= base ? "+" : ""}${(((value - base) / base) * 100).toFixed(1)}%`;
+
+function main(): void {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "crdstack-bench-"));
+  try {
+    console.log(`crdstack bench: median of ${REPEAT} runs per mode, modes interleaved; node ${process.version}, ${os.cpus().length} cpus`);
+    console.log("specs (TS+ES)   mode      time ms   peak RSS MB   vs floor (time, memory)");
+    for (const size of SIZES) {
+      const folder = path.join(root, String(size));
+      writeSpecs(folder, size);
+      const samples: Record<Mode, Sample[]> = { program: [], floor: [], render: [] };
+      for (let i = 0; i < REPEAT; i++) for (const mode of MODES) samples[mode].push(measure(mode, folder));
+      const result = Object.fromEntries(MODES.map((mode) => [mode, { ms: median(samples[mode].map((s) => s.ms)), mb: median(samples[mode].map((s) => s.maxRssMB)) }])) as Record<Mode, { ms: number; mb: number }>;
+      for (const mode of MODES) {
+        const { ms, mb } = result[mode];
+        const versus = mode === "program" ? `${pct(ms, result.floor.ms)}, ${pct(mb, result.floor.mb)}` : "";
+        console.log(`${`${size}+${size}`.padEnd(15)} ${mode.padEnd(9)} ${ms.toFixed(0).padStart(8)} ${mb.toFixed(0).padStart(13)}   ${versus}`);
+      }
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main();

@@ -1,0 +1,35 @@
+// Synthetic specs for the benchmark: N TrackingServers with every optional child, N EasyServices.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { dump } from "js-yaml";
+
+const CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+const KEY = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n";
+
+export function writeSpecs(folder: string, count: number): void {
+  fs.mkdirSync(folder, { recursive: true });
+  const documents: unknown[] = [];
+  for (let i = 0; i < count; i++) {
+    const namespace = `team-${i % 50}`;
+    documents.push({
+      apiVersion: "experiment.aiscope/v1alpha2",
+      kind: "TrackingServer",
+      metadata: { name: `mlflow-${i}`, namespace },
+      spec: {
+        size: 1, s3_endpoint_url: "http://minio:9000", aws_access_key: `key-${i}`, aws_secret_key: `secret-${i}`,
+        artifact_root: `s3://bucket-${i}/`, url: `https://mlflow-${i}.example.com/ui`, volumeSize: "10Gi", storageClassName: "fast",
+        cert: CERT, key: KEY,
+      },
+    });
+    documents.push({
+      apiVersion: "app.kubebuilder.io/v1",
+      kind: "EasyService",
+      metadata: { name: `web-${i}`, namespace },
+      spec: {
+        size: 2, image: "nginx:1.25", resources: { requests: { cpu: "100m" }, limits: { cpu: "1" } },
+        envs: [{ name: "MODE", value: "bench" }], ports: [{ name: "http", port: 80, targetPort: 8080 }],
+      },
+    });
+  }
+  fs.writeFileSync(path.join(folder, "specs.yaml"), documents.map((d) => dump(d)).join("---\n"));
+}

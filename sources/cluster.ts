@@ -1,0 +1,123 @@
+// What the program reads from the cluster: the custom resources (the `cluster` source), the status the
+// program wrote on them before (the last applied spec), and which TLS Secrets exist.
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as k8s from "@kubernetes/client-node";
+import { MANAGED_BY } from "../builders/meta";
+import { Kind, KINDS } from "../model/objects";
+import { Candidate } from "../model/reconcile";
+import { readSpecFiles, SpecError } from "../model/specs";
+
+/** A custom resource as listed, in the order objects were created. */
+export interface ListedObject {
+  kind: Kind;
+  raw: Record<string, any>;
+}
+
+export interface ClusterState {
+  /** Both kinds, oldest first (so that of two clashing objects the later one is rejected). */
+  objects: ListedObject[];
+  /** `<namespace>/<name>` of every `kubernetes.io/tls` Secret the program does not manage. */
+  tlsSecrets: Set<string>;
+}
+
+/** The kubeconfig (KUBECONFIG, ~/.kube/config) or the pod's service account; undefined when there is neither. */
+export function clusterConfig(): k8s.KubeConfig | undefined {
+  const kubeconfig = process.env.KUBECONFIG ?? path.join(os.homedir(), ".kube", "config");
+  const inCluster = process.env.KUBERNETES_SERVICE_HOST !== undefined;
+  if (!inCluster && !kubeconfig.split(path.delimiter).some((file) => fs.existsSync(file))) return undefined;
+  const config = new k8s.KubeConfig();
+  config.loadFromDefault();
+  return config;
+}
+
+interface PartialObjectMetadata { metadata: { name: string; namespace: string; labels?: Record<string, string> } }
+
+/**
+ * A LIST that returns metadata only (`as=PartialObjectMetadataList`), so Secret values never reach the
+ * program. client-node's typed clients cannot ask for it, hence the request through the kubeconfig.
+ */
+async function getMetadataList(config: k8s.KubeConfig, apiPath: string): Promise<PartialObjectMetadata[]> {
+  const server = new URL(config.getCurrentCluster()?.server ?? "");
+  const options: https.RequestOptions = {
+    hostname: server.hostname,
+    port: server.port,
+    path: `${server.pathname.replace(/\/$/, "")}${apiPath}`,
+    headers: { Accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1" },
+  };
+  await config.applyToHTTPSOptions(options);
+  return new Promise((resolve, reject) => {
+    const request = https.get(options, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => {
+        const text = Buffer.concat(chunks).toString();
+        if ((response.statusCode ?? 0) >= 300) reject(new Error(`GET ${apiPath}: ${response.statusCode} ${text.slice(0, 200)}`));
+        else resolve((JSON.parse(text) as { items: PartialObjectMetadata[] | null }).items ?? []);
+      });
+    });
+    request.on("error", reject);
+  });
+}
+
+const byCreation = (a: ListedObject, b: ListedObject) =>
+  String(a.raw.metadata?.creationTimestamp ?? "").localeCompare(String(b.raw.metadata?.creationTimestamp ?? "")) ||
+  `${a.raw.metadata?.namespace}/${a.raw.metadata?.name}`.localeCompare(`${b.raw.metadata?.namespace}/${b.raw.metadata?.name}`);
+
+/**
+ * Lists both kinds and the TLS Secrets: one LIST per kind across all namespaces, or one per kind and
+ * namespace when `namespaces` is not empty. Secrets are listed by metadata only.
+ */
+export async function readCluster(config: k8s.KubeConfig, namespaces: readonly string[]): Promise<ClusterState> {
+  const custom = config.makeApiClient(k8s.CustomObjectsApi);
+  const scopes = namespaces.length === 0 ? [undefined] : [...namespaces];
+  const objects: ListedObject[] = [];
+  const tlsSecrets = new Set<string>();
+  for (const namespace of scopes) {
+    for (const kind of Object.keys(KINDS) as Kind[]) {
+      const { group, version, plural } = KINDS[kind];
+      const list = (namespace === undefined
+        ? await custom.listClusterCustomObject({ group, version, plural })
+        : await custom.listNamespacedCustomObject({ group, version, plural, namespace })) as { items: Record<string, any>[] };
+      objects.push(...list.items.map((raw) => ({ kind, raw })));
+    }
+    const scope = namespace === undefined ? "" : `/namespaces/${namespace}`;
+    const secrets = await getMetadataList(config, `/api/v1${scope}/secrets?fieldSelector=${encodeURIComponent("type=kubernetes.io/tls")}`);
+    // The program's own TLS Secrets come and go with `cert`/`key`; only Secrets made elsewhere count.
+    for (const { metadata } of secrets) {
+      if (metadata.labels?.["app.kubernetes.io/managed-by"] !== MANAGED_BY) tlsSecrets.add(`${metadata.namespace}/${metadata.name}`);
+    }
+  }
+  return { objects: objects.sort(byCreation), tlsSecrets };
+}
+
+function lastAppliedSpec(raw: Record<string, any>): Record<string, unknown> | undefined {
+  const spec = raw.status?.lastAppliedSpec;
+  return typeof spec === "object" && spec !== null ? spec : undefined;
+}
+
+/** The `cluster` source: every listed object, with the spec last applied for it. */
+export function clusterCandidates(state: ClusterState): Candidate[] {
+  return state.objects.map(({ raw }) => ({ raw, lastAppliedSpec: lastAppliedSpec(raw) }));
+}
+
+/**
+ * The `files` source: the objects in the YAML files, each with the spec last applied for it when the
+ * cluster has the object (so a bad edit of a file keeps what the last good one made).
+ */
+export function fileCandidates(paths: readonly string[], state: ClusterState | undefined): { candidates: Candidate[]; errors: SpecError[] } {
+  const applied = new Map<string, Record<string, unknown>>();
+  for (const { kind, raw } of state?.objects ?? []) {
+    const spec = lastAppliedSpec(raw);
+    if (spec !== undefined) applied.set(`${kind}/${raw.metadata?.namespace}/${raw.metadata?.name}`, spec);
+  }
+  const { entries, errors } = readSpecFiles(paths);
+  const candidates = entries.map((entry) => {
+    const raw = entry.raw as { kind?: unknown; metadata?: { namespace?: unknown; name?: unknown } };
+    const key = `${String(raw?.kind)}/${String(raw?.metadata?.namespace ?? "default")}/${String(raw?.metadata?.name)}`;
+    return { ...entry, lastAppliedSpec: applied.get(key) };
+  });
+  return { candidates, errors };
+}
