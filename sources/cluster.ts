@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { MANAGED_BY } from "../builders/meta";
 import { Kind, KINDS } from "../model/objects";
 import { Candidate } from "../model/reconcile";
@@ -23,12 +23,17 @@ export interface ClusterState {
   tlsSecrets: Set<string>;
 }
 
+/** client-node, loaded only when the cluster is read: it is large, and most runs under mocks never need it. */
+function client(): typeof k8s {
+  return require("@kubernetes/client-node") as typeof k8s;
+}
+
 /** The kubeconfig (KUBECONFIG, ~/.kube/config) or the pod's service account; undefined when there is neither. */
 export function clusterConfig(): k8s.KubeConfig | undefined {
   const kubeconfig = process.env.KUBECONFIG ?? path.join(os.homedir(), ".kube", "config");
   const inCluster = process.env.KUBERNETES_SERVICE_HOST !== undefined;
   if (!inCluster && !kubeconfig.split(path.delimiter).some((file) => fs.existsSync(file))) return undefined;
-  const config = new k8s.KubeConfig();
+  const config = new (client().KubeConfig)();
   config.loadFromDefault();
   return config;
 }
@@ -71,7 +76,7 @@ const byCreation = (a: ListedObject, b: ListedObject) =>
  * namespace when `namespaces` is not empty. Secrets are listed by metadata only.
  */
 export async function readCluster(config: k8s.KubeConfig, namespaces: readonly string[]): Promise<ClusterState> {
-  const custom = config.makeApiClient(k8s.CustomObjectsApi);
+  const custom = config.makeApiClient(client().CustomObjectsApi);
   const scopes = namespaces.length === 0 ? [undefined] : [...namespaces];
   const objects: ListedObject[] = [];
   const tlsSecrets = new Set<string>();
