@@ -1,6 +1,7 @@
 // crdstack: TrackingServer and EasyService custom resources → their Kubernetes objects.
 // config → specs → components → outputs; see README.md.
 import * as pulumi from "@pulumi/pulumi";
+import { Operator } from "./components/Operator";
 import { declarePlatform } from "./components/platform";
 import { readStackConfig } from "./components/stackConfig";
 import { StackConfig } from "./model/config";
@@ -31,6 +32,11 @@ function readCandidates(config: StackConfig, state: ClusterState | undefined): {
 
 export = async () => {
   const config = readStackConfig();
+  if (config.operator !== undefined) {
+    // A bootstrap stack: it installs crdstack in the cluster, whose Stacks then reconcile the specs.
+    const operator = new Operator("crdstack", { operator: config.operator });
+    return { operatorNamespace: config.operator.namespace, stacks: operator.stackNames };
+  }
   const state = await readState(config);
   const read = readCandidates(config, state);
   const { planned, errors } = planObjects(read.candidates);

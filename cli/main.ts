@@ -3,6 +3,7 @@
 import * as fs from "node:fs";
 import { dump, load } from "js-yaml";
 import { Manifest } from "../builders/meta";
+import { operatorManifests } from "../builders/operator";
 import { maskSecrets, planManifests } from "../builders/plan";
 import { parseStackConfig, StackConfig } from "../model/config";
 import { crdManifests } from "../model/crd";
@@ -13,6 +14,7 @@ const usage = `usage:
   render [--config <stack config file>] [--show-secrets] <files or folders>...
                                                   print every object the program would create;
                                                   secret values print as (secret) unless --show-secrets
+  render --operator <stack config file>           print the in-cluster companions of crdstack:operator
   crds                                            print the CRDs`;
 
 export interface CliResult { code: number; stdout: string; stderr: string }
@@ -30,6 +32,13 @@ export function readConfigFile(file: string): StackConfig {
     if (key.startsWith("crdstack:")) raw[key.slice("crdstack:".length)] = value;
   }
   return parseStackConfig(raw);
+}
+
+/** The Stack, RBAC, watcher and its ConfigMap for the `crdstack:operator` of a stack config file. */
+function renderOperator(file: string): CliResult {
+  const config = readConfigFile(file);
+  if (config.operator === undefined) return { code: 2, stdout: "", stderr: `render: ${file} sets no crdstack:operator\n` };
+  return { code: 0, stdout: toYaml(operatorManifests(config.operator)), stderr: "" };
 }
 
 function takeFlag(args: string[], name: string): boolean {
@@ -52,6 +61,8 @@ export function run(argv: readonly string[]): CliResult {
   try {
     if (command === "crds") return { code: 0, stdout: toYaml(crdManifests()), stderr: "" };
     if (command !== "validate" && command !== "render") return { code: 2, stdout: "", stderr: `${usage}\n` };
+    const operatorFile = command === "render" ? takeOption(args, "--operator") : undefined;
+    if (operatorFile !== undefined) return renderOperator(operatorFile);
     const configFile = command === "render" ? takeOption(args, "--config") : undefined;
     const showSecrets = takeFlag(args, "--show-secrets");
     const config = configFile === undefined ? parseStackConfig({}) : readConfigFile(configFile);

@@ -73,3 +73,29 @@ export function owned<A>(manifest: Manifest, owner: pulumi.Output<OwnerReference
 export function secretArgs(manifest: Manifest, owner: pulumi.Output<OwnerReference> | undefined): k8s.core.v1.SecretArgs {
   return { ...owned<k8s.core.v1.SecretArgs>(manifest, owner), stringData: pulumi.secret(manifest.stringData as Record<string, string>) };
 }
+
+type ManifestResource = new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
+
+/** The resource class of each kind the program registers from a plain manifest. */
+const RESOURCE_CLASSES: Record<string, ManifestResource> = {
+  Namespace: k8s.core.v1.Namespace,
+  ServiceAccount: k8s.core.v1.ServiceAccount,
+  ConfigMap: k8s.core.v1.ConfigMap,
+  Secret: k8s.core.v1.Secret,
+  Service: k8s.core.v1.Service,
+  PersistentVolumeClaim: k8s.core.v1.PersistentVolumeClaim,
+  Deployment: k8s.apps.v1.Deployment,
+  Ingress: k8s.networking.v1.Ingress,
+  ClusterRole: k8s.rbac.v1.ClusterRole,
+  ClusterRoleBinding: k8s.rbac.v1.ClusterRoleBinding,
+  Role: k8s.rbac.v1.Role,
+  RoleBinding: k8s.rbac.v1.RoleBinding,
+  CustomResourceDefinition: k8s.apiextensions.v1.CustomResourceDefinition,
+};
+
+/** Registers a manifest as its typed resource (or as a CustomResource), named `<namespace>/<name>` or `<name>`. */
+export function registerManifest(manifest: Manifest, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
+  const name = manifest.metadata.namespace === undefined ? manifest.metadata.name : resourceName(manifest);
+  const Class = RESOURCE_CLASSES[manifest.kind] ?? (k8s.apiextensions.CustomResource as unknown as ManifestResource);
+  return new Class(name, manifest, opts);
+}

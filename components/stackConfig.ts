@@ -4,7 +4,7 @@ import { parseStackConfig, StackConfig } from "../model/config";
 
 const NAMESPACE = "crdstack:";
 /** Keys whose values are YAML/JSON (booleans, lists) rather than plain strings. */
-const STRUCTURED = new Set(["installCrds", "namespaces"]);
+const STRUCTURED = new Set(["installCrds", "namespaces", "operator"]);
 
 export function readStackConfig(): StackConfig {
   const raw: Record<string, unknown> = {};

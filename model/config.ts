@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { DNS_LABEL, DNS_SUBDOMAIN, imageReference, issueMessage, matching } from "./common";
 import { formatPath } from "./objects";
+import { OperatorConfig } from "./operator";
 
 export const DEFAULT_MLFLOW_IMAGE = "ghcr.io/mlflow/mlflow:v3.1.1";
 
@@ -18,6 +19,8 @@ export const StackConfig = z.strictObject({
   ingressClassName: matching(DNS_SUBDOMAIN, "an IngressClass name", 253).optional(),
   /** Image for TrackingServers that set none. @default ghcr.io/mlflow/mlflow:v3.1.1 */
   defaultMlflowImage: imageReference.default(DEFAULT_MLFLOW_IMAGE),
+  /** Makes this a bootstrap stack that installs crdstack in the cluster instead of reconciling specs. */
+  operator: OperatorConfig.optional(),
 });
 export type StackConfig = z.infer<typeof StackConfig>;
 

@@ -2,6 +2,7 @@
 // or, when a file is run on its own, one started for that file.
 import * as k8s from "@kubernetes/client-node";
 import { execFileSync } from "node:child_process";
+import * as http from "node:http";
 import * as https from "node:https";
 import { after } from "node:test";
 import { startControlPlane } from "./controlPlane";
@@ -11,6 +12,10 @@ export const CONTROL_PLANE_ENV = "CRDSTACK_TEST_CONTROL_PLANE";
 export interface Cluster {
   kubeconfig: string;
   binaries: string;
+  server: string;
+  caFile: string;
+  /** Stops the API server and starts it again on the same port and data. */
+  restartApiServer(): Promise<void>;
   config: k8s.KubeConfig;
   core: k8s.CoreV1Api;
   /** Runs the control plane's own kubectl with the admin kubeconfig; returns stdout. */
@@ -28,13 +33,32 @@ export class ApiError extends Error {
 
 let cluster: Promise<Cluster> | undefined;
 
+interface Shared { kubeconfig: string; binaries: string; server: string; caFile: string; control?: string }
+
+async function restartThrough(control: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const request = http.request(`${control}/restart-apiserver`, { method: "POST" }, (response) => {
+      response.resume();
+      response.on("end", () => (response.statusCode === 204 ? resolve() : reject(new Error(`restart: ${response.statusCode}`))));
+    });
+    request.on("error", reject);
+    request.end();
+  });
+}
+
 async function connect(): Promise<Cluster> {
-  let { kubeconfig, binaries } = JSON.parse(process.env[CONTROL_PLANE_ENV] ?? "{}") as { kubeconfig?: string; binaries?: string };
-  if (kubeconfig === undefined || binaries === undefined) {
+  let shared = JSON.parse(process.env[CONTROL_PLANE_ENV] ?? "null") as Shared | null;
+  let restartApiServer: () => Promise<void>;
+  if (shared === null) {
     const controlPlane = await startControlPlane();
     after(() => controlPlane.stop());
-    ({ kubeconfig, binaries } = controlPlane);
+    shared = controlPlane;
+    restartApiServer = () => controlPlane.restartApiServer();
+  } else {
+    const control = shared.control!;
+    restartApiServer = () => restartThrough(control);
   }
+  const { kubeconfig, binaries, server: serverUrl, caFile } = shared;
   const config = new k8s.KubeConfig();
   config.loadFromFile(kubeconfig);
   const kubectlPath = `${binaries}/kubectl`;
@@ -65,6 +89,9 @@ async function connect(): Promise<Cluster> {
   return {
     kubeconfig,
     binaries,
+    server: serverUrl,
+    caFile,
+    restartApiServer,
     config,
     core: config.makeApiClient(k8s.CoreV1Api),
     kubectl: (...args) => execFileSync(kubectlPath, ["--kubeconfig", file, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),

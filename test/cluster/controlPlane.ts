@@ -18,6 +18,8 @@ export interface ControlPlane {
   server: string;
   /** The folder with kube-apiserver, kube-controller-manager, etcd and kubectl. */
   binaries: string;
+  /** The API server's (self-signed) serving certificate, as a service account's `ca.crt`. */
+  caFile: string;
   /** A kubeconfig file for `server` with a bearer `token`, e.g. a service account's. */
   kubeconfigFor(token: string, name: string): string;
   /** Stops the API server and starts it again on the same port and data (for watch-resume tests). */
@@ -184,6 +186,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       kubeconfig,
       server,
       binaries,
+      caFile: path.join(dir, "certs", "apiserver.crt"),
       kubeconfigFor(token: string, name: string) {
         const file = path.join(dir, `${name.replace(/[^a-z0-9-]/gi, "_")}.kubeconfig`);
         fs.writeFileSync(file, kubeconfigYaml(server, token));

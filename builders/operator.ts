@@ -1,0 +1,166 @@
+// The in-cluster companions of the program, as pure functions of `crdstack:operator`: the Stacks the
+// Pulumi Kubernetes Operator runs, their workspace's least-privilege RBAC, and the watcher that
+// re-runs a Stack when one of its custom resources changes. `render --operator` prints them; the
+// Operator component registers them.
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { KINDS } from "../model/objects";
+import { OperatorConfig } from "../model/operator";
+import { Manifest, MANAGED_BY } from "./meta";
+
+export const WORKSPACE = "crdstack-workspace";
+export const WATCHER = "crdstack-watcher";
+export const WATCHER_SOURCE = path.join(__dirname, "..", "watcher", "watcher.js");
+
+const labels = (component: string) => ({ "app.kubernetes.io/name": component, "app.kubernetes.io/part-of": "crdstack", "app.kubernetes.io/managed-by": MANAGED_BY });
+
+/** A Stack of the operator and the namespaces its program reads (none: all). */
+export interface StackPlan { name: string; stack: string; namespaces: string[] }
+
+export function stackPlans(operator: OperatorConfig): StackPlan[] {
+  if (operator.shards.length === 0) return [{ name: "crdstack", stack: operator.stack, namespaces: [] }];
+  return operator.shards.map((shard) => ({ name: `crdstack-${shard.name}`, stack: `${operator.stack}-${shard.name}`, namespaces: shard.namespaces }));
+}
+
+const READ = ["get", "list", "watch"];
+const MANAGE = ["get", "list", "watch", "create", "update", "patch", "delete"];
+const customResources = Object.values(KINDS);
+
+/**
+ * What the program does in the cluster, and nothing more: read the custom resources and write their
+ * status, manage the child kinds, and read what `@pulumi/kubernetes` awaits (pods, replica sets,
+ * endpoints, events). It needs no CRD, namespace or RBAC rights: the bootstrap stack installs those.
+ */
+export function workspaceRules() {
+  return [
+    ...customResources.map(({ group, plural }) => ({ apiGroups: [group], resources: [plural], verbs: READ })),
+    ...customResources.map(({ group, plural }) => ({ apiGroups: [group], resources: [`${plural}/status`], verbs: ["get", "update", "patch"] })),
+    { apiGroups: [""], resources: ["secrets", "services", "persistentvolumeclaims"], verbs: MANAGE },
+    { apiGroups: ["apps"], resources: ["deployments"], verbs: MANAGE },
+    { apiGroups: ["networking.k8s.io"], resources: ["ingresses"], verbs: MANAGE },
+    { apiGroups: [""], resources: ["pods", "endpoints", "events"], verbs: READ },
+    { apiGroups: ["apps"], resources: ["replicasets"], verbs: READ },
+  ];
+}
+
+/** The watcher only lists and watches the custom resources, and patches its own Stacks. */
+export function watcherRules() {
+  return customResources.map(({ group, plural }) => ({ apiGroups: [group], resources: [plural], verbs: ["list", "watch"] }));
+}
+
+function serviceAccount(namespace: string, name: string): Manifest {
+  return { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace, labels: labels(name) } };
+}
+
+function binding(kind: "ClusterRoleBinding" | "RoleBinding", name: string, namespace: string | undefined, role: { kind: string; name: string }, account: { name: string; namespace: string }): Manifest {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind,
+    metadata: { name, ...(namespace === undefined ? {} : { namespace }), labels: labels(account.name) },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", ...role },
+    subjects: [{ kind: "ServiceAccount", ...account }],
+  };
+}
+
+/** The workspace's service account and RBAC: cluster-wide for one Stack, per namespace for shards. */
+export function workspaceRbac(operator: OperatorConfig): Manifest[] {
+  const account = { name: WORKSPACE, namespace: operator.namespace };
+  const role = { kind: "ClusterRole", name: WORKSPACE };
+  const namespaces = operator.shards.flatMap((shard) => shard.namespaces);
+  return [
+    serviceAccount(operator.namespace, WORKSPACE),
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: WORKSPACE, labels: labels(WORKSPACE) }, rules: workspaceRules() },
+    ...(namespaces.length === 0
+      ? [binding("ClusterRoleBinding", WORKSPACE, undefined, role, account)]
+      : namespaces.map((namespace) => binding("RoleBinding", WORKSPACE, namespace, role, account))),
+    // The operator's workspace authenticates its agent with token reviews.
+    binding("ClusterRoleBinding", `${WORKSPACE}-auth-delegator`, undefined, { kind: "ClusterRole", name: "system:auth-delegator" }, account),
+  ];
+}
+
+/** The operator's Stack objects (`pulumi.com/v1`), one per shard. */
+export function stacks(operator: OperatorConfig): Manifest[] {
+  return stackPlans(operator).map((plan) => {
+    const config: Record<string, unknown> = { "crdstack:source": "cluster", "crdstack:installCrds": "false" };
+    if (plan.namespaces.length > 0) config["crdstack:namespaces"] = plan.namespaces;
+    for (const [key, value] of Object.entries(operator.config)) config[key.startsWith("crdstack:") ? key : `crdstack:${key}`] = value;
+    const spec: Record<string, unknown> = {
+      stack: plan.stack,
+      projectRepo: operator.repo,
+      branch: operator.branch,
+      ...(operator.repoDir === undefined ? {} : { repoDir: operator.repoDir }),
+      ...(operator.backend === undefined ? {} : { backend: operator.backend }),
+      ...(operator.secretsProvider === undefined ? {} : { secretsProvider: operator.secretsProvider }),
+      serviceAccountName: WORKSPACE,
+      envRefs: Object.fromEntries(Object.entries(operator.env).map(([name, ref]) => [name, { type: "Secret", secret: { name: ref.secret, key: ref.key } }])),
+      config,
+      resyncFrequencySeconds: operator.resyncFrequencySeconds,
+      // Deleting the Stack object must never delete the teams' servers.
+      destroyOnFinalize: false,
+    };
+    return { apiVersion: "pulumi.com/v1", kind: "Stack", metadata: { name: plan.name, namespace: operator.namespace, labels: labels("crdstack") }, spec };
+  });
+}
+
+/** The watcher's configuration: debounce, and which Stack owns which namespaces. */
+export function watcherConfig(operator: OperatorConfig) {
+  const { debounceMs } = operator.watcher;
+  return { debounceMs, maxWaitMs: 4 * debounceMs, stacks: stackPlans(operator).map((plan) => ({ namespace: operator.namespace, name: plan.name, namespaces: plan.namespaces })) };
+}
+
+/** The watcher: service account, RBAC, its code in a ConfigMap, and a Deployment of a stock Node.js image. */
+export function watcher(operator: OperatorConfig, source = fs.readFileSync(WATCHER_SOURCE, "utf8")): Manifest[] {
+  const { namespace } = operator;
+  const account = { name: WATCHER, namespace };
+  const config = JSON.stringify(watcherConfig(operator));
+  const checksum = createHash("sha256").update(source).update(config).digest("hex").slice(0, 16);
+  const stackNames = stackPlans(operator).map((plan) => plan.name);
+  return [
+    serviceAccount(namespace, WATCHER),
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: WATCHER, labels: labels(WATCHER) }, rules: watcherRules() },
+    binding("ClusterRoleBinding", WATCHER, undefined, { kind: "ClusterRole", name: WATCHER }, account),
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: WATCHER, namespace, labels: labels(WATCHER) },
+      rules: [{ apiGroups: ["pulumi.com"], resources: ["stacks"], resourceNames: stackNames, verbs: ["get", "patch"] }],
+    },
+    binding("RoleBinding", WATCHER, namespace, { kind: "Role", name: WATCHER }, account),
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: WATCHER, namespace, labels: labels(WATCHER) }, data: { "watcher.js": source } },
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: WATCHER, namespace, labels: labels(WATCHER) },
+      spec: {
+        replicas: 1,
+        // Two watchers at once would trigger twice.
+        strategy: { type: "Recreate" },
+        selector: { matchLabels: { "app.kubernetes.io/name": WATCHER } },
+        template: {
+          metadata: { labels: labels(WATCHER), annotations: { "crdstack/checksum": checksum } },
+          spec: {
+            serviceAccountName: WATCHER,
+            securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000 },
+            containers: [{
+              name: "watcher",
+              image: operator.watcher.image,
+              command: ["node", "/opt/crdstack/watcher.js"],
+              env: [{ name: "WATCHER_CONFIG", value: config }],
+              volumeMounts: [{ name: "code", mountPath: "/opt/crdstack", readOnly: true }],
+              resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+            }],
+            volumes: [{ name: "code", configMap: { name: WATCHER } }],
+          },
+        },
+      },
+    },
+  ];
+}
+
+/** Every companion object `render --operator` prints, in dependency order (without the operator's chart). */
+export function operatorManifests(operator: OperatorConfig): Manifest[] {
+  const namespace: Manifest = { apiVersion: "v1", kind: "Namespace", metadata: { name: operator.namespace, labels: labels("crdstack") } };
+  return [namespace, ...workspaceRbac(operator), ...stacks(operator), ...watcher(operator)];
+}

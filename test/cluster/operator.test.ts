@@ -1,0 +1,177 @@
+// In the cluster: the companion objects against a real API server with the operator's published Stack
+// CRD, the workspace's least-privilege RBAC, and the watcher running under a token with only its RBAC.
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import * as k8s from "@kubernetes/client-node";
+import { stacks, workspaceRbac } from "../../builders/operator";
+import { statusEntry } from "../../builders/status";
+import { run } from "../../cli/main";
+import { crdManifests } from "../../model/crd";
+import { writeStatus } from "../../providers/status";
+import { readCluster } from "../../sources/cluster";
+import { documentsOf, ROOT, trackingServer } from "../helpers";
+import { apply, Cluster, create, freshNamespace, installCrds, KubeObject, readObject, remove, useCluster } from "./cluster";
+import { deployWatcher, installStackCrd, operatorConfig, requestOf, RunningWatcher, serviceAccountDir, serviceAccountToken, startWatcher } from "./operatorSetup";
+
+let c: Cluster;
+before(async () => {
+  c = await useCluster();
+  await installCrds(c, crdManifests() as KubeObject[]);
+  await installStackCrd(c);
+});
+
+const ts = (namespace: string, name: string, spec: Record<string, unknown> = {}): KubeObject => ({ apiVersion: "experiment.aiscope/v1alpha2", kind: "TrackingServer", metadata: { name, namespace }, spec });
+const es = (namespace: string, name: string, size = 1): KubeObject => ({ apiVersion: "app.kubebuilder.io/v1", kind: "EasyService", metadata: { name, namespace }, spec: { size, image: "nginx" } });
+
+describe("companion objects", () => {
+  test("render --operator prints objects the API server creates, and the Stacks pass the published Stack CRD field for field", async () => {
+    const result = run(["render", "--operator", path.join(ROOT, "Pulumi.operator.yaml")]);
+    assert.equal(result.code, 0, result.stderr);
+    const manifests = documentsOf(result.stdout) as KubeObject[];
+    assert.deepEqual([...new Set(manifests.map((m) => m.kind))], ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Stack", "Role", "RoleBinding", "ConfigMap", "Deployment"]);
+    for (const manifest of manifests) {
+      const created = await create(c, manifest);
+      // A structural schema drops fields it does not know: what comes back must be what was sent.
+      if (manifest.kind === "Stack") assert.deepEqual(created.spec, manifest.spec);
+    }
+  });
+
+  test("sharded: one Stack per shard, each limited to its namespaces, with RoleBindings instead of a ClusterRoleBinding", async () => {
+    const operator = operatorConfig({ namespace: "ops-sharded", shards: [{ name: "red", namespaces: ["red-1", "red-2"] }, { name: "blue", namespaces: ["blue"] }] });
+    await create(c, { apiVersion: "v1", kind: "Namespace", metadata: { name: "ops-sharded" } });
+    for (const stack of stacks(operator)) {
+      const created = await create(c, stack as KubeObject);
+      assert.deepEqual(created.spec, stack.spec);
+    }
+    const [red, blue] = stacks(operator);
+    assert.deepEqual([red.metadata.name, (red.spec as any).stack, (red.spec as any).config["crdstack:namespaces"]], ["crdstack-red", "cluster-red", ["red-1", "red-2"]]);
+    assert.deepEqual((blue.spec as any).config["crdstack:namespaces"], ["blue"]);
+    const bindings = workspaceRbac(operator).filter((m) => m.kind.endsWith("Binding")).map((m) => `${m.kind} ${m.metadata.namespace ?? ""}/${m.metadata.name}`);
+    assert.deepEqual(bindings, ["RoleBinding red-1/crdstack-workspace", "RoleBinding red-2/crdstack-workspace", "RoleBinding blue/crdstack-workspace", "ClusterRoleBinding /crdstack-workspace-auth-delegator"]);
+  });
+
+  test("the workspace's RBAC allows what the program does, and not more", async () => {
+    const operator = operatorConfig({ namespace: "ops-rbac" });
+    const team = await freshNamespace(c, "rbac-team");
+    await create(c, { apiVersion: "v1", kind: "Namespace", metadata: { name: operator.namespace } });
+    for (const manifest of workspaceRbac(operator)) await apply(c, manifest as KubeObject);
+    const object = await create(c, ts(team, "mlflow"));
+    const token = await serviceAccountToken(c, operator.namespace, "crdstack-workspace");
+    const config = new k8s.KubeConfig();
+    config.loadFromClusterAndUser({ name: "test", server: c.server, skipTLSVerify: true }, { name: "workspace", token });
+
+    const state = await readCluster(config, []);
+    assert.ok(state.objects.some((o) => o.raw.metadata.name === "mlflow"));
+    const api = config.makeApiClient(k8s.CustomObjectsApi);
+    const entry = statusEntry({ kind: "TrackingServer", namespace: team, name: "mlflow", uid: object.metadata.uid, problems: [], applied: trackingServer({}, "mlflow", team) }, undefined);
+    assert.equal(await writeStatus(api, entry, new Date().toISOString()), "written");
+    const apps = config.makeApiClient(k8s.AppsV1Api);
+    await apps.createNamespacedDeployment({ namespace: team, body: { metadata: { name: "d" }, spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "nginx" }] } } } } });
+
+    const denied = async (what: string, call: () => Promise<unknown>) => {
+      await assert.rejects(call(), (error: any) => error.code === 403, what);
+    };
+    await denied("changing a spec", () => api.patchNamespacedCustomObject({ group: "experiment.aiscope", version: "v1alpha2", namespace: team, plural: "trackingservers", name: "mlflow", body: { spec: { size: 3 } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)));
+    await denied("creating a custom resource", () => api.createNamespacedCustomObject({ group: "experiment.aiscope", version: "v1alpha2", namespace: team, plural: "trackingservers", body: ts(team, "other") }));
+    await denied("changing CRDs", () => config.makeApiClient(k8s.ApiextensionsV1Api).deleteCustomResourceDefinition({ name: "trackingservers.experiment.aiscope" }));
+    await denied("listing namespaces", () => config.makeApiClient(k8s.CoreV1Api).listNamespace());
+    await denied("changing RBAC", () => config.makeApiClient(k8s.RbacAuthorizationV1Api).deleteClusterRole({ name: "crdstack-workspace" }));
+  });
+});
+
+describe("watcher", () => {
+  const operator = operatorConfig({ namespace: "ops-watch", shards: [{ name: "a", namespaces: ["watch-a"] }, { name: "b", namespaces: ["watch-b"] }] });
+  const A = "ops-watch/crdstack-a";
+  const B = "ops-watch/crdstack-b";
+  let watcher: RunningWatcher;
+
+  before(async () => {
+    await freshNamespace(c, "watch-a");
+    await freshNamespace(c, "watch-b");
+    await create(c, ts("watch-a", "existing"));
+    watcher = await deployWatcher(c, operator, stacks(operator) as KubeObject[]);
+    await watcher.waitFor(/ ready: watching TrackingServer, EasyService/);
+    // The start-up trigger of each Stack catches up with what changed while no watcher ran.
+    await watcher.waitFor(/ trigger ops-watch\/crdstack-a /);
+    await watcher.waitFor(/ trigger ops-watch\/crdstack-b /);
+  });
+  after(() => watcher?.stop());
+
+  /** Runs `change` and returns the triggers of each Stack in the next `quietMs`. */
+  async function triggersAfter(change: () => Promise<unknown>, quietMs = 1500) {
+    const from = watcher.lines.length;
+    await change();
+    await new Promise((resolve) => setTimeout(resolve, quietMs));
+    return { a: watcher.triggers(A, from), b: watcher.triggers(B, from) };
+  }
+
+  test("a create triggers the Stack that owns the namespace, and only it", async () => {
+    const before = await requestOf(c, "ops-watch", "crdstack-a");
+    const { a, b } = await triggersAfter(() => create(c, ts("watch-a", "new")));
+    assert.equal(a.length, 1);
+    assert.match(a[0], /1 change\(s\): TrackingServer watch-a\/new created/);
+    assert.equal(b.length, 0);
+    assert.notEqual(await requestOf(c, "ops-watch", "crdstack-a"), before, "the annotation changed");
+  });
+
+  test("a spec update triggers; status and metadata-only writes do not", async () => {
+    const update = await triggersAfter(async () => {
+      const live = (await readObject(c, ts("watch-a", "new")))!;
+      await c.request("PUT", `/apis/experiment.aiscope/v1alpha2/namespaces/watch-a/trackingservers/new`, { ...live, spec: { size: 2 } });
+    });
+    assert.equal(update.a.length, 1);
+    assert.match(update.a[0], /TrackingServer watch-a\/new updated/);
+    const quiet = await triggersAfter(async () => {
+      const live = (await readObject(c, ts("watch-a", "new")))!;
+      await c.request("PUT", `/apis/experiment.aiscope/v1alpha2/namespaces/watch-a/trackingservers/new/status`, { ...live, status: { observedGeneration: 2 } });
+      const again = (await readObject(c, ts("watch-a", "new")))!;
+      await c.request("PUT", `/apis/experiment.aiscope/v1alpha2/namespaces/watch-a/trackingservers/new`, { ...again, metadata: { ...again.metadata, labels: { team: "a" } } });
+    });
+    assert.deepEqual(quiet, { a: [], b: [] });
+  });
+
+  test("a delete triggers", async () => {
+    const { a } = await triggersAfter(() => remove(c, ts("watch-a", "new")));
+    assert.equal(a.length, 1);
+    assert.match(a[0], /TrackingServer watch-a\/new deleted/);
+  });
+
+  test("a burst of 50 changes gives few triggers, and none is missed: the last trigger follows the last change", async () => {
+    const from = watcher.lines.length;
+    for (let i = 0; i < 50; i++) await create(c, es("watch-b", `burst-${i}`));
+    const lastChange = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const triggers = watcher.triggers(B, from);
+    assert.ok(triggers.length >= 1 && triggers.length <= 10, `${triggers.length} triggers`);
+    const counted = triggers.reduce((sum, line) => sum + Number(/: (\d+) change\(s\)/.exec(line)![1]), 0);
+    assert.equal(counted, 50, "every change is in a trigger");
+    const lastTrigger = Date.parse(triggers[triggers.length - 1].split(" ")[0]);
+    assert.ok(lastTrigger >= lastChange - 50, "the last trigger came after the last change");
+    assert.equal(watcher.triggers(A, from).length, 0);
+  });
+
+  test("restarting the API server mid-watch loses no change", async () => {
+    const from = watcher.lines.length;
+    await c.restartApiServer();
+    // Made as soon as the server is back, while the watcher may still be reconnecting.
+    await create(c, ts("watch-a", "after-restart"));
+    await watcher.waitFor(/ trigger ops-watch\/crdstack-a .*TrackingServer watch-a\/after-restart created/, from, 30_000);
+    await apply(c, es("watch-b", "burst-0", 3));
+    await watcher.waitFor(/ trigger ops-watch\/crdstack-b .*EasyService watch-b\/burst-0 updated/, from, 30_000);
+    assert.equal(watcher.process.exitCode, null, "the watcher is still running");
+  });
+
+  test("without its RBAC the watcher exits non-zero, saying why", async () => {
+    const namespace = await freshNamespace(c, "no-rights");
+    await create(c, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "nobody", namespace } });
+    const token = await serviceAccountToken(c, namespace, "nobody");
+    const denied = startWatcher(c, { stacks: [{ namespace, name: "crdstack", namespaces: [] }] }, serviceAccountDir(c, token));
+    assert.equal(await denied.exited, 1);
+    assert.ok(denied.lines.some((line) => /fatal: LIST .*: 403/.test(line)), denied.lines.join("\n"));
+    await denied.stop();
+  });
+});
+
+
+

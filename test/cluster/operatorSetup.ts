@@ -1,0 +1,115 @@
+// Shared set-up for the in-cluster tests and the latency bench: the published Stack CRD, service-account
+// tokens, and the watcher running as a process under its own service account.
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { loadAll } from "js-yaml";
+import { watcher, watcherConfig, WATCHER_SOURCE } from "../../builders/operator";
+import { OperatorConfig } from "../../model/operator";
+import { apply, Cluster, create, eventually, KubeObject, readObject } from "./cluster";
+
+export const STACK_CRD = path.join(__dirname, "..", "fixtures", "pulumi.com_stacks.yaml");
+
+/**
+ * What Kubernetes 1.20 cannot take of a current CRD, removed: CEL rules (`x-kubernetes-validations`; the
+ * Stack CRD has one, Stack names of at most 42 characters, which the operator builder tests check),
+ * `default: ""`, which 1.20 reads as null, and with it the list-map markers that require those defaults
+ * (they only guide server-side apply merges). None touches a field crdstack's Stack objects set.
+ */
+const DROPPED = new Set(["x-kubernetes-validations", "x-kubernetes-list-type", "x-kubernetes-list-map-keys"]);
+
+function for120(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(for120);
+  if (typeof schema !== "object" || schema === null) return schema;
+  return Object.fromEntries(
+    Object.entries(schema)
+      .filter(([key, value]) => !DROPPED.has(key) && !(key === "default" && value === ""))
+      .map(([key, value]) => [key, for120(value)]),
+  );
+}
+
+/** Installs the Pulumi Kubernetes Operator's published Stack CRD (as 1.20 can take it). */
+export async function installStackCrd(c: Cluster): Promise<void> {
+  const crds = (loadAll(fs.readFileSync(STACK_CRD, "utf8")) as KubeObject[]).filter(Boolean).map((crd) => for120(crd) as KubeObject);
+  for (const crd of crds) if ((await readObject(c, crd)) === undefined) await create(c, crd);
+  for (const crd of crds) {
+    await eventually(`${crd.metadata.name} established`, async () =>
+      (await readObject(c, crd))?.status?.conditions?.some((cond: any) => cond.type === "Established" && cond.status === "True") ? true : undefined);
+  }
+}
+
+/** The token of a service account, from the Secret the token controller makes for it (Kubernetes 1.20). */
+export async function serviceAccountToken(c: Cluster, namespace: string, name: string): Promise<string> {
+  const secretName = await eventually(`a token for ${namespace}/${name}`, async () => {
+    const account = await c.request("GET", `/api/v1/namespaces/${namespace}/serviceaccounts/${name}`);
+    return account.secrets?.find((s: { name: string }) => s.name.startsWith(`${name}-token-`))?.name as string | undefined;
+  });
+  const secret = await c.request("GET", `/api/v1/namespaces/${namespace}/secrets/${secretName}`);
+  return Buffer.from(secret.data.token, "base64").toString();
+}
+
+/** A folder laid out like a pod's service-account mount, for a process outside the cluster. */
+export function serviceAccountDir(c: Cluster, token: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crdstack-sa-"));
+  fs.writeFileSync(path.join(dir, "token"), token);
+  fs.copyFileSync(c.caFile, path.join(dir, "ca.crt"));
+  return dir;
+}
+
+export const operatorConfig = (raw: Record<string, unknown>) => OperatorConfig.parse({ repo: "https://github.com/example-org/crdstack.git", ...raw });
+
+export interface RunningWatcher {
+  process: ChildProcess;
+  lines: string[];
+  /** Resolves with the first log line (from now or earlier, after `from`) that matches. */
+  waitFor(pattern: RegExp, from?: number, timeoutMs?: number): Promise<string>;
+  triggers(stack: string, from?: number): string[];
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/** Starts the watcher's own file with Node, as the Deployment does, under the given service account. */
+export function startWatcher(c: Cluster, config: object, serviceAccount: string): RunningWatcher {
+  const server = new URL(c.server);
+  const child = spawn(process.execPath, [WATCHER_SOURCE], {
+    env: { PATH: process.env.PATH, KUBERNETES_SERVICE_HOST: server.hostname, KUBERNETES_SERVICE_PORT: server.port, SERVICEACCOUNT_DIR: serviceAccount, WATCHER_CONFIG: JSON.stringify(config) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  const take = (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter((line) => line !== ""));
+  child.stdout!.on("data", take);
+  child.stderr!.on("data", take);
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return {
+    process: child,
+    lines,
+    async waitFor(pattern, from = 0, timeoutMs = 15_000) {
+      return eventually(`watcher log ${pattern}`, async () => lines.slice(from).find((line) => pattern.test(line)), timeoutMs);
+    },
+    triggers(stack, from = 0) {
+      return lines.slice(from).filter((line) => line.includes(` trigger ${stack} `));
+    },
+    exited,
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+      fs.rmSync(serviceAccount, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The operator namespace with its Stacks and the watcher's RBAC, and the watcher running as its account. */
+export async function deployWatcher(c: Cluster, operator: OperatorConfig, stackObjects: KubeObject[]): Promise<RunningWatcher> {
+  await create(c, { apiVersion: "v1", kind: "Namespace", metadata: { name: operator.namespace } });
+  for (const stack of stackObjects) await create(c, stack);
+  for (const manifest of watcher(operator).filter((m) => m.kind !== "Deployment")) await apply(c, manifest as KubeObject);
+  const token = await serviceAccountToken(c, operator.namespace, "crdstack-watcher");
+  return startWatcher(c, watcherConfig(operator), serviceAccountDir(c, token));
+}
+
+/** The Stack's reconciliation-request annotation. */
+export async function requestOf(c: Cluster, namespace: string, name: string): Promise<string | undefined> {
+  const stack = await readObject(c, { apiVersion: "pulumi.com/v1", kind: "Stack", metadata: { name, namespace } });
+  return stack?.metadata.annotations?.["pulumi.com/reconciliation-request"];
+}

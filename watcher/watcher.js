@@ -1,0 +1,290 @@
+// @ts-check
+// The crdstack watcher: watches TrackingServers and EasyServices and, on every create, delete or
+// `metadata.generation` change (never on status or metadata-only writes), sets the annotation
+// `pulumi.com/reconciliation-request` on the Pulumi Kubernetes Operator `Stack` that owns the object, so
+// the operator runs `pulumi up` within seconds. Bursts are coalesced per Stack.
+//
+// It runs in a stock Node.js image with this file mounted from a ConfigMap, so it uses Node's own
+// modules only. It reads its configuration from WATCHER_CONFIG (JSON) and talks to the API server as its
+// pod's service account. It exits non-zero on errors it cannot recover from, so Kubernetes restarts it.
+"use strict";
+
+const fs = require("node:fs");
+const https = require("node:https");
+
+/** @typedef {{ namespace: string, name: string, namespaces: string[] }} StackRef */
+/** @typedef {{ debounceMs: number, maxWaitMs: number, stacks: StackRef[] }} Config */
+/** @typedef {{ type: "created" | "updated" | "deleted", kind: string, namespace: string, name: string }} Change */
+/** @typedef {{ namespace: string, name: string, generation: number }} Known */
+
+const KINDS = [
+  { kind: "TrackingServer", path: "/apis/experiment.aiscope/v1alpha2/trackingservers" },
+  { kind: "EasyService", path: "/apis/app.kubebuilder.io/v1/easyservices" },
+];
+const ANNOTATION = "pulumi.com/reconciliation-request";
+
+/** Keeps what is known of one kind's objects, and turns list results and watch events into changes. */
+class Tracker {
+  /** @param {string} kind */
+  constructor(kind) {
+    this.kind = kind;
+    /** @type {Map<string, Known>} by uid */
+    this.known = new Map();
+    this.resourceVersion = "";
+  }
+
+  /** @param {any} object @returns {Known} */
+  static entry(object) {
+    return { namespace: object.metadata.namespace, name: object.metadata.name, generation: object.metadata.generation ?? 0 };
+  }
+
+  /**
+   * Replaces what is known by a fresh list, and returns what changed since: objects created, deleted
+   * or given a new generation while the watch was not running.
+   * @param {any[]} items @param {string} resourceVersion @returns {Change[]}
+   */
+  relist(items, resourceVersion) {
+    /** @type {Change[]} */
+    const changes = [];
+    const fresh = new Map(items.map((item) => [item.metadata.uid, Tracker.entry(item)]));
+    for (const [uid, now] of fresh) {
+      const before = this.known.get(uid);
+      if (before === undefined) changes.push({ type: "created", kind: this.kind, namespace: now.namespace, name: now.name });
+      else if (before.generation !== now.generation) changes.push({ type: "updated", kind: this.kind, namespace: now.namespace, name: now.name });
+    }
+    for (const [uid, before] of this.known) {
+      if (!fresh.has(uid)) changes.push({ type: "deleted", kind: this.kind, namespace: before.namespace, name: before.name });
+    }
+    this.known = fresh;
+    this.resourceVersion = resourceVersion;
+    return changes;
+  }
+
+  /** @param {{ type: string, object: any }} event @returns {Change | undefined} */
+  apply(event) {
+    const object = event.object;
+    if (object?.metadata?.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
+    if (event.type === "BOOKMARK") return undefined;
+    const uid = object.metadata.uid;
+    const before = this.known.get(uid);
+    const now = Tracker.entry(object);
+    const change = (/** @type {Change["type"]} */ type) => ({ type, kind: this.kind, namespace: now.namespace, name: now.name });
+    if (event.type === "DELETED") {
+      this.known.delete(uid);
+      return change("deleted");
+    }
+    this.known.set(uid, now);
+    if (before === undefined) return change("created");
+    return before.generation !== now.generation ? change("updated") : undefined;
+  }
+}
+
+/** The Stack that reconciles `namespace`: the first that lists it, else the first that lists none. */
+function stackFor(/** @type {Config} */ config, /** @type {string} */ namespace) {
+  return config.stacks.find((stack) => stack.namespaces.includes(namespace)) ?? config.stacks.find((stack) => stack.namespaces.length === 0);
+}
+
+/**
+ * Coalesces changes per Stack: a trigger fires `debounceMs` after the last change, and never later than
+ * `maxWaitMs` after the first, so a steady stream of changes still triggers.
+ */
+class Debouncer {
+  /** @param {Config} config @param {(stack: StackRef, changes: Change[]) => Promise<void>} fire */
+  constructor(config, fire) {
+    this.config = config;
+    this.fire = fire;
+    /** @type {Map<string, { stack: StackRef, changes: Change[], first: number, timer: NodeJS.Timeout }>} */
+    this.pending = new Map();
+  }
+
+  /** @param {Change} change */
+  add(change) {
+    const stack = stackFor(this.config, change.namespace);
+    if (stack === undefined) return;
+    const key = `${stack.namespace}/${stack.name}`;
+    const now = Date.now();
+    const entry = this.pending.get(key);
+    if (entry !== undefined) clearTimeout(entry.timer);
+    const first = entry?.first ?? now;
+    const changes = [...(entry?.changes ?? []), change];
+    const delay = Math.max(0, Math.min(this.config.debounceMs, first + this.config.maxWaitMs - now));
+    const timer = setTimeout(() => {
+      this.pending.delete(key);
+      void this.fire(stack, changes);
+    }, delay);
+    this.pending.set(key, { stack, changes, first, timer });
+  }
+}
+
+/** The API server and credentials of the pod's service account (SERVICEACCOUNT_DIR moves them for tests). */
+function connection() {
+  const dir = process.env.SERVICEACCOUNT_DIR ?? "/var/run/secrets/kubernetes.io/serviceaccount";
+  return {
+    host: process.env.KUBERNETES_SERVICE_HOST ?? "kubernetes.default.svc",
+    port: Number(process.env.KUBERNETES_SERVICE_PORT ?? 443),
+    ca: fs.readFileSync(`${dir}/ca.crt`),
+    // Read on every request: projected service-account tokens are rotated.
+    token: () => fs.readFileSync(`${dir}/token`, "utf8").trim(),
+  };
+}
+
+/** An error the watcher cannot fix by retrying: it exits and lets Kubernetes restart it. */
+class Fatal extends Error {}
+
+/**
+ * One request. With `onLine`, the response is a watch stream, read line by line until it ends.
+ * @param {ReturnType<typeof connection>} conn @param {string} method @param {string} path
+ * @param {{ body?: unknown, contentType?: string, onLine?: (line: string) => void, timeoutMs?: number }} [options]
+ * @returns {Promise<{ status: number, body: any }>}
+ */
+function request(conn, method, path, options = {}) {
+  return new Promise((resolve, reject) => {
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const headers = /** @type {Record<string, string | number>} */ ({ Authorization: `Bearer ${conn.token()}`, Accept: "application/json" });
+    if (payload !== undefined) Object.assign(headers, { "Content-Type": options.contentType ?? "application/json", "Content-Length": Buffer.byteLength(payload) });
+    const req = https.request({ host: conn.host, port: conn.port, method, path, ca: conn.ca, headers }, (res) => {
+      const status = res.statusCode ?? 0;
+      let buffer = "";
+      res.setEncoding("utf8");
+      res.on("data", (/** @type {string} */ chunk) => {
+        buffer += chunk;
+        if (options.onLine === undefined || status >= 300) return;
+        let newline;
+        while ((newline = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + 1);
+          if (line.trim() === "") continue;
+          try {
+            options.onLine(line);
+          } catch (error) {
+            req.destroy(/** @type {Error} */ (error));
+            return;
+          }
+        }
+      });
+      res.on("end", () => resolve({ status, body: options.onLine === undefined || status >= 300 ? safeJson(buffer) : undefined }));
+      res.on("error", reject);
+    });
+    if (options.timeoutMs !== undefined) req.setTimeout(options.timeoutMs, () => req.destroy(new Error(`no answer in ${options.timeoutMs} ms`)));
+    req.on("error", reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+function safeJson(/** @type {string} */ text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+const log = (/** @type {string} */ line) => console.log(`${new Date().toISOString()} ${line}`);
+
+/** Sets the annotation on the Stack; a missing Stack or a denied request cannot be fixed by retrying. */
+async function trigger(/** @type {ReturnType<typeof connection>} */ conn, /** @type {StackRef} */ stack, /** @type {Change[]} */ changes) {
+  const value = new Date().toISOString();
+  const path = `/apis/pulumi.com/v1/namespaces/${stack.namespace}/stacks/${stack.name}`;
+  const body = { metadata: { annotations: { [ANNOTATION]: value } } };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { status, body: answer } = await request(conn, "PATCH", path, { body, contentType: "application/merge-patch+json", timeoutMs: 10_000 });
+      if (status < 300) break;
+      if (status === 401 || status === 403 || status === 404) throw new Fatal(`PATCH ${path}: ${status} ${answer?.message ?? ""}`);
+      throw new Error(`PATCH ${path}: ${status}`);
+    } catch (error) {
+      if (error instanceof Fatal || attempt >= 5) throw error;
+      await sleep(200 * 2 ** attempt);
+    }
+  }
+  const what = changes.slice(0, 5).map((c) => `${c.kind} ${c.namespace}/${c.name} ${c.type}`).join(", ");
+  log(`trigger ${stack.namespace}/${stack.name} ${ANNOTATION}=${value}: ${changes.length} change(s): ${what}${changes.length > 5 ? ", ..." : ""}`);
+}
+
+const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Lists then watches one kind for ever. A watch that ends is resumed from the last resource version; an
+ * expired one (410) is replaced by a fresh list, compared with what was known, so no change is lost.
+ * @param {ReturnType<typeof connection>} conn @param {{ kind: string, path: string }} kind
+ * @param {(change: Change) => void} onChange @param {() => void} onReady
+ */
+async function watchKind(conn, kind, onChange, onReady) {
+  const tracker = new Tracker(kind.kind);
+  let failures = 0;
+  let listed = false;
+  for (;;) {
+    try {
+      if (tracker.resourceVersion === "") {
+        const { status, body } = await request(conn, "GET", kind.path, { timeoutMs: 30_000 });
+        if (status === 401 || status === 403) throw new Fatal(`LIST ${kind.path}: ${status} ${body?.message ?? ""}`);
+        if (status >= 300) throw new Error(`LIST ${kind.path}: ${status}`);
+        const changes = tracker.relist(body.items ?? [], body.metadata.resourceVersion);
+        if (listed) changes.forEach(onChange);
+        else onReady();
+        listed = true;
+      }
+      let expired = false;
+      const path = `${kind.path}?watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=${tracker.resourceVersion}`;
+      const { status } = await request(conn, "GET", path, {
+        onLine: (line) => {
+          const event = JSON.parse(line);
+          if (event.type === "ERROR") {
+            expired = event.object?.code === 410;
+            if (!expired) throw new Error(`watch ${kind.path}: ${event.object?.message ?? line}`);
+            return;
+          }
+          failures = 0;
+          const change = tracker.apply(event);
+          if (change !== undefined) onChange(change);
+        },
+      });
+      if (status === 401 || status === 403) throw new Fatal(`WATCH ${kind.path}: ${status}`);
+      if (status === 410 || expired) {
+        log(`watch of ${kind.kind} expired (410): listing again`);
+        tracker.resourceVersion = "";
+      } else if (status >= 300) {
+        throw new Error(`WATCH ${kind.path}: ${status}`);
+      }
+    } catch (error) {
+      if (error instanceof Fatal) throw error;
+      failures += 1;
+      if (failures > 30) throw new Fatal(`${kind.kind}: ${failures} failures in a row, last: ${/** @type {Error} */ (error).message}`);
+      await sleep(Math.min(5000, 100 * 2 ** failures));
+    }
+  }
+}
+
+/** @returns {Config} */
+function readConfig() {
+  const raw = JSON.parse(process.env.WATCHER_CONFIG ?? "{}");
+  const stacks = Array.isArray(raw.stacks) ? raw.stacks : [];
+  if (stacks.length === 0) throw new Fatal("WATCHER_CONFIG names no stacks");
+  const debounceMs = Number(raw.debounceMs ?? 250);
+  return { debounceMs, maxWaitMs: Number(raw.maxWaitMs ?? 4 * debounceMs), stacks: stacks.map((/** @type {any} */ s) => ({ namespace: s.namespace, name: s.name, namespaces: s.namespaces ?? [] })) };
+}
+
+async function main() {
+  const config = readConfig();
+  const conn = connection();
+  const fail = (/** @type {Error} */ error) => {
+    console.error(`${new Date().toISOString()} fatal: ${error.message}`);
+    process.exit(1);
+  };
+  const debouncer = new Debouncer(config, (stack, changes) => trigger(conn, stack, changes).catch(fail));
+  let ready = 0;
+  const onReady = () => {
+    ready += 1;
+    // Changes made while no watcher ran cannot be known: one trigger at start catches them up.
+    if (ready === KINDS.length) {
+      log(`ready: watching ${KINDS.map((k) => k.kind).join(", ")} for ${config.stacks.map((s) => `${s.namespace}/${s.name}`).join(", ")}`);
+      for (const stack of config.stacks) void trigger(conn, stack, []).catch(fail);
+    }
+  };
+  await Promise.all(KINDS.map((kind) => watchKind(conn, kind, (change) => debouncer.add(change), onReady))).catch(fail);
+}
+
+module.exports = { Tracker, Debouncer, stackFor, readConfig, ANNOTATION };
+
+if (require.main === module) main();
