@@ -2,11 +2,13 @@
 // memory of (a) the program under Pulumi's mocks, (b) the floor: the very same Kubernetes resources
 // registered with precomputed arguments under the same mocks (what the Pulumi SDK itself costs), and
 // (c) render. Each measurement runs in a fresh process; the three modes alternate, and the median of
-// the repetitions is reported, so that the ratios compare runs made side by side.
+// the repetitions is reported, so that the ratios compare runs made side by side. Then the watcher's
+// trigger latency against a real API server (bench/latency.ts).
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { measureLatency } from "./latency";
 import { writeSpecs } from "./specs";
 
 const SIZES = (process.env.BENCH_SIZES ?? "10,100,1000").split(",").map(Number);
@@ -25,26 +27,30 @@ function measure(mode: Mode, folder: string): Sample {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const pct = (value: number, base: number) => `${value >= base ? "+" : ""}${(((value - base) / base) * 100).toFixed(1)}%`;
 
-function main(): void {
+async function main(): Promise<void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "crdstack-bench-"));
   try {
     console.log(`crdstack bench: median of ${REPEAT} runs per mode, modes interleaved; node ${process.version}, ${os.cpus().length} cpus`);
-    console.log("specs (TS+ES)   mode      time ms   peak RSS MB   vs floor (time, memory)");
+    console.log("specs (TS+ES)   mode      time ms   cpu ms   peak RSS MB   vs floor (time, memory)");
     for (const size of SIZES) {
       const folder = path.join(root, String(size));
       writeSpecs(folder, size);
       const samples: Record<Mode, Sample[]> = { program: [], floor: [], render: [] };
       for (let i = 0; i < REPEAT; i++) for (const mode of MODES) samples[mode].push(measure(mode, folder));
-      const result = Object.fromEntries(MODES.map((mode) => [mode, { ms: median(samples[mode].map((s) => s.ms)), mb: median(samples[mode].map((s) => s.maxRssMB)) }])) as Record<Mode, { ms: number; mb: number }>;
+      const pick = (mode: Mode, key: keyof Sample) => median(samples[mode].map((s) => s[key]));
       for (const mode of MODES) {
-        const { ms, mb } = result[mode];
-        const versus = mode === "program" ? `${pct(ms, result.floor.ms)}, ${pct(mb, result.floor.mb)}` : "";
-        console.log(`${`${size}+${size}`.padEnd(15)} ${mode.padEnd(9)} ${ms.toFixed(0).padStart(8)} ${mb.toFixed(0).padStart(13)}   ${versus}`);
+        const [ms, cpu, mb] = [pick(mode, "ms"), pick(mode, "cpuMs"), pick(mode, "maxRssMB")];
+        const versus = mode === "program" ? `${pct(ms, pick("floor", "ms"))}, ${pct(mb, pick("floor", "maxRssMB"))}` : "";
+        console.log(`${`${size}+${size}`.padEnd(15)} ${mode.padEnd(9)} ${ms.toFixed(0).padStart(8)} ${cpu.toFixed(0).padStart(8)} ${mb.toFixed(0).padStart(13)}   ${versus}`);
       }
     }
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
+  if (process.env.BENCH_LATENCY !== "0") console.log(await measureLatency(Number(process.env.BENCH_CHANGES ?? 200), 250));
 }
 
-main();
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

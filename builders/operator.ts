@@ -159,8 +159,11 @@ export function watcher(operator: OperatorConfig, source = fs.readFileSync(WATCH
   ];
 }
 
+export function namespace(operator: OperatorConfig): Manifest {
+  return { apiVersion: "v1", kind: "Namespace", metadata: { name: operator.namespace, labels: labels("crdstack") } };
+}
+
 /** Every companion object `render --operator` prints, in dependency order (without the operator's chart). */
 export function operatorManifests(operator: OperatorConfig): Manifest[] {
-  const namespace: Manifest = { apiVersion: "v1", kind: "Namespace", metadata: { name: operator.namespace, labels: labels("crdstack") } };
-  return [namespace, ...workspaceRbac(operator), ...stacks(operator), ...watcher(operator)];
+  return [namespace(operator), ...workspaceRbac(operator), ...stacks(operator), ...watcher(operator)];
 }

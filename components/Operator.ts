@@ -4,7 +4,7 @@
 // laptop.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { stacks, watcher, workspaceRbac } from "../builders/operator";
+import { namespace, stacks, watcher, workspaceRbac } from "../builders/operator";
 import { Manifest } from "../builders/meta";
 import { OperatorConfig } from "../model/operator";
 import { registerManifest } from "./children";
@@ -26,10 +26,7 @@ export class Operator extends pulumi.ComponentResource {
     super("crdstack:index:Operator", name, {}, opts);
     const { operator } = args;
     this.crds = new CustomResourceDefinitions("crds", { parent: this });
-    this.namespace = registerManifest(
-      { apiVersion: "v1", kind: "Namespace", metadata: { name: operator.namespace, labels: { "app.kubernetes.io/part-of": "crdstack" } } },
-      { parent: this },
-    ) as k8s.core.v1.Namespace;
+    this.namespace = registerManifest(namespace(operator), { parent: this }) as k8s.core.v1.Namespace;
     this.pulumiOperator = operator.installOperator ? pulumiOperator(operator, this, this.namespace) : undefined;
     const register = (manifests: Manifest[], dependsOn: pulumi.Resource[]) => manifests.map((manifest) => registerManifest(manifest, { parent: this, dependsOn }));
 

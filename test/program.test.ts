@@ -4,13 +4,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
+import { load } from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { recordResources, settled, unwrapSecrets, valueOf } from "./mocks";
 const registered = recordResources();
 import { run } from "../cli/main";
-import { documentsOf, EXAMPLES } from "./helpers";
+import { documentsOf, EXAMPLES, ROOT } from "./helpers";
 
-type Program = () => Promise<Record<string, pulumi.Output<unknown> | unknown>>;
+type Program = () => Promise<Record<string, any>>;
 
 async function runProgram(config: Record<string, string>) {
   pulumi.runtime.setAllConfig(config);
@@ -79,4 +80,20 @@ test("outputs: TrackingServer URLs and EasyService Deployments by namespace/name
   });
   const easy = outputs.easyServices as Record<string, pulumi.Output<string>>;
   assert.equal(await valueOf(easy["default/easyservice-sample"]), "easyservice-sample");
+});
+
+test("a bootstrap stack (crdstack:operator) registers the CRDs, the operator's chart and exactly what render --operator prints", async () => {
+  const file = path.join(ROOT, "Pulumi.operator.yaml");
+  const operator = (load(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> }).config["crdstack:operator"];
+  const outputs = await runProgram({ "crdstack:operator": JSON.stringify(operator) });
+  assert.deepEqual(outputs.stacks, ["crdstack"]);
+  const printed = new Map(documentsOf(run(["render", "--operator", file]).stdout).map((doc) => comparable(doc)));
+  const kubernetes = registered.filter((r) => r.type.startsWith("kubernetes:") && !r.type.includes("CustomResourceDefinition") && !r.type.includes("helm"));
+  const recorded = new Map(kubernetes.map((r) => comparable(r.inputs)));
+  assert.deepEqual([...recorded.keys()].sort(), [...printed.keys()].sort());
+  for (const [key, manifest] of printed) assert.deepEqual(recorded.get(key), manifest, key);
+  assert.equal(registered.filter((r) => r.type === "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition").length, 2);
+  const chart = registered.find((r) => r.type === "kubernetes:helm.sh/v3:Release");
+  assert.equal(chart?.inputs.chart, "oci://ghcr.io/pulumi/helm-charts/pulumi-kubernetes-operator");
+  assert.ok(!registered.some((r) => r.name === "status"), "a bootstrap stack reconciles no specs");
 });
