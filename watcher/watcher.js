@@ -131,6 +131,9 @@ function connection() {
 /** An error the watcher cannot fix by retrying: it exits and lets Kubernetes restart it. */
 class Fatal extends Error {}
 
+/** A request that saw no data for its timeout: for a watch, a connection that died without closing. */
+class Idle extends Error {}
+
 /**
  * One request. With `onLine`, the response is a watch stream, read line by line until it ends.
  * @param {ReturnType<typeof connection>} conn @param {string} method @param {string} path
@@ -165,7 +168,7 @@ function request(conn, method, path, options = {}) {
       res.on("end", () => resolve({ status, body: options.onLine === undefined || status >= 300 ? safeJson(buffer) : undefined }));
       res.on("error", reject);
     });
-    if (options.timeoutMs !== undefined) req.setTimeout(options.timeoutMs, () => req.destroy(new Error(`no answer in ${options.timeoutMs} ms`)));
+    if (options.timeoutMs !== undefined) req.setTimeout(options.timeoutMs, () => req.destroy(new Idle(`no answer in ${options.timeoutMs} ms`)));
     req.on("error", reject);
     if (payload !== undefined) req.write(payload);
     req.end();
@@ -191,10 +194,13 @@ async function trigger(/** @type {ReturnType<typeof connection>} */ conn, /** @t
     try {
       const { status, body: answer } = await request(conn, "PATCH", path, { body, contentType: "application/merge-patch+json", timeoutMs: 10_000 });
       if (status < 300) break;
-      if (status === 401 || status === 403 || status === 404) throw new Fatal(`PATCH ${path}: ${status} ${answer?.message ?? ""}`);
-      throw new Error(`PATCH ${path}: ${status}`);
+      if (status === 404) throw new Fatal(`PATCH ${path}: ${status} ${answer?.message ?? ""}`);
+      // A restarted API server may deny requests until its authorization caches are filled: retry a
+      // 401 or 403 a few times before giving up on it.
+      throw new Error(`PATCH ${path}: ${status} ${answer?.message ?? ""}`);
     } catch (error) {
-      if (error instanceof Fatal || attempt >= 5) throw error;
+      if (error instanceof Fatal) throw error;
+      if (attempt >= 5) throw new Fatal(/** @type {Error} */ (error).message);
       await sleep(200 * 2 ** attempt);
     }
   }
@@ -218,8 +224,10 @@ async function watchKind(conn, kind, onChange, onReady) {
     try {
       if (tracker.resourceVersion === "") {
         const { status, body } = await request(conn, "GET", kind.path, { timeoutMs: 30_000 });
-        if (status === 401 || status === 403) throw new Fatal(`LIST ${kind.path}: ${status} ${body?.message ?? ""}`);
+        // Denied at the first LIST: the watcher's RBAC is missing. Denied later: see `trigger`.
+        if ((status === 401 || status === 403) && !listed) throw new Fatal(`LIST ${kind.path}: ${status} ${body?.message ?? ""}`);
         if (status >= 300) throw new Error(`LIST ${kind.path}: ${status}`);
+        failures = 0;
         const changes = tracker.relist(body.items ?? [], body.metadata.resourceVersion);
         if (listed) changes.forEach(onChange);
         else onReady();
@@ -227,7 +235,9 @@ async function watchKind(conn, kind, onChange, onReady) {
       }
       let expired = false;
       const path = `${kind.path}?watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=${tracker.resourceVersion}`;
+      // An idle timeout catches a connection that died without closing: bookmarks keep a live one busy.
       const { status } = await request(conn, "GET", path, {
+        timeoutMs: 150_000,
         onLine: (line) => {
           const event = JSON.parse(line);
           if (event.type === "ERROR") {
@@ -240,7 +250,7 @@ async function watchKind(conn, kind, onChange, onReady) {
           if (change !== undefined) onChange(change);
         },
       });
-      if (status === 401 || status === 403) throw new Fatal(`WATCH ${kind.path}: ${status}`);
+      if (status < 300) failures = 0;
       if (status === 410 || expired) {
         log(`watch of ${kind.kind} expired (410): listing again`);
         tracker.resourceVersion = "";
@@ -249,6 +259,8 @@ async function watchKind(conn, kind, onChange, onReady) {
       }
     } catch (error) {
       if (error instanceof Fatal) throw error;
+      // A watch idle for its whole timeout is renewed, like one the server ended.
+      if (error instanceof Idle && tracker.resourceVersion !== "") continue;
       failures += 1;
       if (failures > 30) throw new Fatal(`${kind.kind}: ${failures} failures in a row, last: ${/** @type {Error} */ (error).message}`);
       await sleep(Math.min(5000, 100 * 2 ** failures));

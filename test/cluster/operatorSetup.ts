@@ -85,7 +85,11 @@ export function startWatcher(c: Cluster, config: object, serviceAccount: string)
     process: child,
     lines,
     async waitFor(pattern, from = 0, timeoutMs = 15_000) {
-      return eventually(`watcher log ${pattern}`, async () => lines.slice(from).find((line) => pattern.test(line)), timeoutMs);
+      try {
+        return await eventually(`watcher log ${pattern}`, async () => lines.slice(from).find((line) => pattern.test(line)), timeoutMs);
+      } catch (error) {
+        throw new Error(`${(error as Error).message}; the watcher logged:\n${lines.slice(-15).join("\n")}`);
+      }
     },
     triggers(stack, from = 0) {
       return lines.slice(from).filter((line) => line.includes(` trigger ${stack} `));
