@@ -38,33 +38,55 @@ export function clusterConfig(): k8s.KubeConfig | undefined {
   return config;
 }
 
-interface PartialObjectMetadata { metadata: { name: string; namespace: string; labels?: Record<string, string> } }
+/** A failed API request, with its HTTP status and the server's answer. */
+export class ApiError extends Error {
+  constructor(readonly code: number, readonly body: string, method: string, path: string) {
+    super(`${method} ${path}: ${code} ${body.slice(0, 300)}`);
+  }
+}
+
+export interface RawRequest {
+  method?: string;
+  body?: unknown;
+  contentType?: string;
+  accept?: string;
+}
 
 /**
- * A LIST that returns metadata only (`as=PartialObjectMetadataList`), so Secret values never reach the
- * program. client-node's typed clients cannot ask for it, hence the request through the kubeconfig.
+ * A plain JSON request with the kubeconfig's credentials, for what client-node's typed clients cannot
+ * do: ask for a different representation (`as=PartialObjectMetadataList`), or send an object its models
+ * do not know, without losing fields. Throws an ApiError on a status of 300 or more.
  */
-async function getMetadataList(config: k8s.KubeConfig, apiPath: string): Promise<PartialObjectMetadata[]> {
+export async function requestJson(config: k8s.KubeConfig, apiPath: string, request: RawRequest = {}): Promise<any> {
+  const method = request.method ?? "GET";
   const server = new URL(config.getCurrentCluster()?.server ?? "");
-  const options: https.RequestOptions = {
-    hostname: server.hostname,
-    port: server.port,
-    path: `${server.pathname.replace(/\/$/, "")}${apiPath}`,
-    headers: { Accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1" },
-  };
+  const payload = request.body === undefined ? undefined : JSON.stringify(request.body);
+  const headers: Record<string, string | number> = { Accept: request.accept ?? "application/json" };
+  if (payload !== undefined) Object.assign(headers, { "Content-Type": request.contentType ?? "application/json", "Content-Length": Buffer.byteLength(payload) });
+  const options: https.RequestOptions = { method, hostname: server.hostname, port: server.port, path: `${server.pathname.replace(/\/$/, "")}${apiPath}`, headers };
   await config.applyToHTTPSOptions(options);
   return new Promise((resolve, reject) => {
-    const request = https.get(options, (response) => {
+    const req = https.request(options, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("end", () => {
         const text = Buffer.concat(chunks).toString();
-        if ((response.statusCode ?? 0) >= 300) reject(new Error(`GET ${apiPath}: ${response.statusCode} ${text.slice(0, 200)}`));
-        else resolve((JSON.parse(text) as { items: PartialObjectMetadata[] | null }).items ?? []);
+        if ((response.statusCode ?? 0) >= 300) reject(new ApiError(response.statusCode ?? 0, text, method, apiPath));
+        else resolve(text === "" ? undefined : JSON.parse(text));
       });
     });
-    request.on("error", reject);
+    req.on("error", reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
   });
+}
+
+interface PartialObjectMetadata { metadata: { name: string; namespace: string; labels?: Record<string, string> } }
+
+/** A LIST that returns metadata only, so Secret values never reach the program. */
+async function getMetadataList(config: k8s.KubeConfig, apiPath: string): Promise<PartialObjectMetadata[]> {
+  const list = await requestJson(config, apiPath, { accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1" });
+  return (list as { items: PartialObjectMetadata[] | null }).items ?? [];
 }
 
 const byCreation = (a: ListedObject, b: ListedObject) =>

@@ -3,8 +3,8 @@
 import * as k8s from "@kubernetes/client-node";
 import { execFileSync } from "node:child_process";
 import * as http from "node:http";
-import * as https from "node:https";
 import { after } from "node:test";
+import { ApiError, requestJson } from "../../sources/cluster";
 import { startControlPlane } from "./controlPlane";
 
 export const CONTROL_PLANE_ENV = "CRDSTACK_TEST_CONTROL_PLANE";
@@ -24,12 +24,7 @@ export interface Cluster {
   request(method: string, path: string, body?: unknown, contentType?: string): Promise<any>;
 }
 
-/** A failed API request, with the HTTP status and the server's message. */
-export class ApiError extends Error {
-  constructor(readonly code: number, readonly body: string, method: string, path: string) {
-    super(`${method} ${path}: ${code} ${body.slice(0, 300)}`);
-  }
-}
+export { ApiError };
 
 let cluster: Promise<Cluster> | undefined;
 
@@ -63,29 +58,9 @@ async function connect(): Promise<Cluster> {
   config.loadFromFile(kubeconfig);
   const kubectlPath = `${binaries}/kubectl`;
   const file = kubeconfig;
-  const server = new URL(config.getCurrentCluster()!.server);
-  // Plain JSON over the kubeconfig's credentials: client-node's typed models drop fields they do not
-  // know under their JSON names (`default`, `x-kubernetes-*` in a CRD schema), so tests send raw JSON.
-  const request = async (method: string, path: string, body?: unknown, contentType = "application/json") => {
-    const options: https.RequestOptions = { method, hostname: server.hostname, port: server.port, path, headers: { Accept: "application/json" } };
-    await config.applyToHTTPSOptions(options);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    if (payload !== undefined) options.headers = { ...options.headers, "Content-Type": contentType, "Content-Length": Buffer.byteLength(payload) };
-    return new Promise<any>((resolve, reject) => {
-      const req = https.request(options, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString();
-          if ((res.statusCode ?? 0) >= 300) reject(new ApiError(res.statusCode ?? 0, text, method, path));
-          else resolve(text === "" ? undefined : JSON.parse(text));
-        });
-      });
-      req.on("error", reject);
-      if (payload !== undefined) req.write(payload);
-      req.end();
-    });
-  };
+  // Plain JSON: client-node's typed models drop fields they do not know under their JSON names
+  // (`default`, `x-kubernetes-*` in a CRD schema), so tests send objects as they are.
+  const request = (method: string, path: string, body?: unknown, contentType?: string) => requestJson(config, path, { method, body, contentType });
   return {
     kubeconfig,
     binaries,
