@@ -106,7 +106,7 @@ export function specFiles(paths: readonly string[]): string[] {
  */
 export function parseDocuments(text: string): { documents: unknown[]; errors: { index: number; message: string }[] } {
   try {
-    return { documents: loadAll(text).map((document) => document), errors: [] };
+    return { documents: loadAll(text), errors: [] };
   } catch {
     const documents: unknown[] = [];
     const errors: { index: number; message: string }[] = [];
