@@ -12,8 +12,8 @@ export const OperatorConfig = z.strictObject({
   namespace: label.default("crdstack-system"),
   /** Also install the Pulumi Kubernetes Operator (its Helm chart), for clusters that lack it. @default false */
   installOperator: z.boolean().default(false),
-  /** Version of the operator's Helm chart when `installOperator` is set. @default 2.3.0 */
-  operatorChartVersion: z.string().min(1).default("2.3.0"),
+  /** Version of the operator's Helm chart when `installOperator` is set; its Stack CRD is the one our Stacks are tested against. @default 2.9.0 */
+  operatorChartVersion: z.string().min(1).default("2.9.0"),
   /** Git repository of this project, which the operator runs. */
   repo: z.string().regex(/^(https?:\/\/|ssh:\/\/|git@)\S+$/, { error: (issue) => `${JSON.stringify(issue.input)} is not a git URL (https://, ssh:// or git@)` }),
   /** Branch to run. @default main */
