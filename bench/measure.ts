@@ -1,13 +1,12 @@
 // One measurement in a fresh process, printed as one JSON line: `program` (index.ts under Pulumi's
 // mocks), `floor` (the same Kubernetes resources with precomputed arguments under the same mocks), or
 // `render` (the CLI). Usage: tsx bench/measure.ts <program|floor|render> <specs folder>
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { performance } from "node:perf_hooks";
 import { Manifest, ownerReference } from "../builders/meta";
 import { childrenOf, planManifests } from "../builders/plan";
 import { run } from "../cli/main";
-import { resourceName } from "../components/children";
+import { registerManifest, resourceName } from "../components/children";
 import { DEFAULT_MLFLOW_IMAGE } from "../model/config";
 import { loadSpecFiles } from "../model/specs";
 
@@ -25,29 +24,16 @@ function setMocks(): void {
   );
 }
 
-type Constructor = new (name: string, args: any) => pulumi.CustomResource;
-const CLASSES: Record<string, Constructor> = {
-  Secret: k8s.core.v1.Secret,
-  PersistentVolumeClaim: k8s.core.v1.PersistentVolumeClaim,
-  Service: k8s.core.v1.Service,
-  Ingress: k8s.networking.v1.Ingress,
-  Deployment: k8s.apps.v1.Deployment,
-  CustomResourceDefinition: k8s.apiextensions.v1.CustomResourceDefinition,
-};
-
 /** The floor's arguments: every object the program registers, ownerReferences included, computed up front. */
-function precomputed(folder: string): [Constructor, string, Manifest][] {
+function precomputed(folder: string): Manifest[] {
   const { objects } = loadSpecFiles([folder]);
   const options = { defaultImage: DEFAULT_MLFLOW_IMAGE };
-  const out: [Constructor, string, Manifest][] = planManifests([], { installCrds: true, createCustomResources: true, trackingServer: options })
-    .map((crd) => [CLASSES.CustomResourceDefinition, crd.metadata.name, crd]);
+  const out = planManifests([], { installCrds: true, createCustomResources: true, trackingServer: options });
   for (const object of objects) {
     const custom = planManifests([object], { installCrds: false, createCustomResources: true, trackingServer: options })[0];
-    out.push([k8s.apiextensions.CustomResource as unknown as Constructor, resourceName(custom), custom]);
+    out.push(custom);
     const owner = ownerReference(object, `uid-${resourceName(custom)}`);
-    for (const child of childrenOf(object, options)) {
-      out.push([CLASSES[child.kind], resourceName(child), { ...child, metadata: { ...child.metadata, ownerReferences: [owner] } }]);
-    }
+    for (const child of childrenOf(object, options)) out.push({ ...child, metadata: { ...child.metadata, ownerReferences: [owner] } });
   }
   return out;
 }
@@ -63,7 +49,7 @@ async function main(mode: string, folder: string): Promise<Record<string, number
   if (mode === "floor") {
     const resources = precomputed(folder);
     const start = performance.now();
-    for (const [Class, name, args] of resources) new Class(name, args);
+    for (const manifest of resources) registerManifest(manifest, {});
     await waitForRPCs();
     return { ms: performance.now() - start, resources: resources.length };
   }

@@ -1,5 +1,6 @@
-// What both components do the same way: register the custom resource itself (files source), tie every
-// child to it with an ownerReference, and keep secret values secret in Pulumi state.
+// What the components do the same way: register the custom resource itself (files source), tie every
+// child to it with an ownerReference, keep secret values secret in Pulumi state, and register a plain
+// manifest as its typed resource.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { customResourceManifest, Manifest, ownerReference, OwnerReference } from "../builders/meta";
@@ -53,7 +54,7 @@ export function ownerOf(
   object: CustomObject,
   source: CustomResourceSource,
   customResource: k8s.apiextensions.CustomResource | undefined,
-): pulumi.Output<OwnerReference> | undefined {
+): Owner | undefined {
   if (customResource !== undefined) return customResource.metadata.uid.apply((uid) => ownerReference(object, uid));
   if (!source.create && source.uid !== undefined) return pulumi.output(ownerReference(object, source.uid));
   return undefined;
@@ -64,13 +65,13 @@ export function ownerOf(
  * plain manifests (so `render` needs no Pulumi engine); `A` names the resource's argument type, which the
  * manifest has the shape of, as the test comparing the program with `render` checks.
  */
-export function owned<A>(manifest: Manifest, owner: pulumi.Output<OwnerReference> | undefined): A {
+export function owned<A>(manifest: Manifest, owner: Owner | undefined): A {
   const metadata = owner === undefined ? manifest.metadata : { ...manifest.metadata, ownerReferences: [owner] };
   return { ...manifest, metadata } as A;
 }
 
 /** A Secret's arguments (built with `stringData`), with every value marked secret. */
-export function secretArgs(manifest: Manifest, owner: pulumi.Output<OwnerReference> | undefined): k8s.core.v1.SecretArgs {
+export function secretArgs(manifest: Manifest, owner: Owner | undefined): k8s.core.v1.SecretArgs {
   return { ...owned<k8s.core.v1.SecretArgs>(manifest, owner), stringData: pulumi.secret(manifest.stringData as Record<string, string>) };
 }
 
