@@ -12,6 +12,9 @@ export interface ReplicaCounts {
   unavailableReplicas?: number;
 }
 
+/** The replica counts the status copies from the Deployment. */
+export const REPLICA_COUNTS = ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"] as const;
+
 /** A condition before the writer stamps `lastTransitionTime` (kept while the status does not change). */
 export interface PendingCondition { type: "Ready"; status: "True" | "False" | "Unknown"; reason: string; message: string; observedGeneration?: number }
 
@@ -74,7 +77,7 @@ export function statusEntry(report: ObjectReport, counts: ReplicaCounts | undefi
     status.url = report.applied.spec.url ?? `http://${report.name}.${report.namespace}.svc:${MLFLOW_PORT}`;
   }
   if (report.kind === "EasyService" && counts !== undefined) {
-    for (const key of ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"] as const) {
+    for (const key of REPLICA_COUNTS) {
       if (counts[key] !== undefined) status[key] = counts[key];
     }
   }

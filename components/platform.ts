@@ -2,7 +2,7 @@
 // component per object that has something to declare, in the order `planManifests` lists them, and the
 // status report that tells each object what was done with it.
 import * as pulumi from "@pulumi/pulumi";
-import { ObjectReport, ReplicaCounts, statusEntry } from "../builders/status";
+import { ObjectReport, REPLICA_COUNTS, ReplicaCounts, statusEntry } from "../builders/status";
 import { TrackingServerOptions } from "../builders/trackingServer";
 import { CustomObject, Kind } from "../model/objects";
 import { Planned } from "../model/reconcile";
@@ -49,8 +49,6 @@ function declareComponent(platform: Platform, item: Planned, object: CustomObjec
   return (platform.trackingServers[name] = new TrackingServer(name, { object, options: trackingServerOptions, source, fallback: item.fallback }));
 }
 
-const COUNTS = ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"] as const;
-
 /** One object's status entry, once its custom resource and Deployment have reported. */
 function statusOf(item: Planned, component: TrackingServer | EasyService | undefined): pulumi.Output<StatusEntries> {
   const custom = component?.customResource;
@@ -58,7 +56,7 @@ function statusOf(item: Planned, component: TrackingServer | EasyService | undef
     ? pulumi.output({ uid: item.uid, generation: item.generation })
     : pulumi.all([custom.metadata.uid, custom.metadata.generation]).apply(([uid, generation]) => ({ uid, generation }));
   const counts = component === undefined ? pulumi.output(undefined) : component.deployment.status.apply((status): ReplicaCounts | undefined =>
-    status === undefined ? undefined : Object.fromEntries(COUNTS.filter((key) => status[key] !== undefined).map((key) => [key, status[key]])));
+    status === undefined ? undefined : Object.fromEntries(REPLICA_COUNTS.filter((key) => status[key] !== undefined).map((key) => [key, status[key]])));
   return pulumi.all([identity, counts]).apply(([{ uid, generation }, replicaCounts]) => {
     const report: ObjectReport = { kind: item.ref.kind as Kind, namespace: item.ref.namespace, name: item.ref.name, uid, generation, problems: item.problems, applied: item.applied };
     return { [`${item.ref.kind}/${item.ref.namespace}/${item.ref.name}`]: statusEntry(report, replicaCounts) };

@@ -150,13 +150,18 @@ export function statusOf(error: unknown): number {
   return error instanceof ApiError ? error.code : 0;
 }
 
-/** Installs the generated CRDs and waits until the API server serves them. */
-export async function installCrds(c: Cluster, crds: readonly KubeObject[]): Promise<void> {
-  for (const crd of crds) await apply(c, crd);
+/** Waits until the API server serves the CRDs. */
+export async function waitEstablished(c: Cluster, crds: readonly KubeObject[]): Promise<void> {
   for (const crd of crds) {
     await eventually(`${crd.metadata.name} established`, async () => {
       const current = await readObject(c, crd);
       return current?.status?.conditions?.some((cond: any) => cond.type === "Established" && cond.status === "True") ? true : undefined;
     });
   }
+}
+
+/** Installs the generated CRDs and waits until the API server serves them. */
+export async function installCrds(c: Cluster, crds: readonly KubeObject[]): Promise<void> {
+  for (const crd of crds) await apply(c, crd);
+  await waitEstablished(c, crds);
 }

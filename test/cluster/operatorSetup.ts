@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { loadAll } from "js-yaml";
 import { watcher, watcherConfig, WATCHER_SOURCE } from "../../builders/operator";
 import { OperatorConfig } from "../../model/operator";
-import { apply, Cluster, create, eventually, KubeObject, readObject } from "./cluster";
+import { apply, Cluster, create, eventually, KubeObject, readObject, waitEstablished } from "./cluster";
 
 export const STACK_CRD = path.join(__dirname, "..", "fixtures", "pulumi.com_stacks.yaml");
 
@@ -33,10 +33,7 @@ function for120(schema: unknown): unknown {
 export async function installStackCrd(c: Cluster): Promise<void> {
   const crds = (loadAll(fs.readFileSync(STACK_CRD, "utf8")) as KubeObject[]).filter(Boolean).map((crd) => for120(crd) as KubeObject);
   for (const crd of crds) if ((await readObject(c, crd)) === undefined) await create(c, crd);
-  for (const crd of crds) {
-    await eventually(`${crd.metadata.name} established`, async () =>
-      (await readObject(c, crd))?.status?.conditions?.some((cond: any) => cond.type === "Established" && cond.status === "True") ? true : undefined);
-  }
+  await waitEstablished(c, crds);
 }
 
 /** The token of a service account, from the Secret the token controller makes for it (Kubernetes 1.20). */
