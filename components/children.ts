@@ -8,8 +8,11 @@ import { CustomObject, SECRET_FIELDS } from "../model/objects";
 
 /** Where the component's custom resource lives, which decides whether it registers it. */
 export type CustomResourceSource =
-  /** The program creates the custom resource from a file (after the CRDs in `dependsOn`). */
-  | { create: true; dependsOn: pulumi.Input<pulumi.Resource>[] }
+  /**
+   * The program creates the custom resource from a file (after the CRDs in `dependsOn`); `uid` is its
+   * uid when the cluster already has it.
+   */
+  | { create: true; dependsOn: pulumi.Input<pulumi.Resource>[]; uid: string | undefined }
   /** The custom resource already exists in the cluster (a user created it); `uid` is its uid. */
   | { create: false; uid: string | undefined };
 
@@ -49,15 +52,18 @@ export function registerCustomResource(
 /** The ownerReference of the children, once known. */
 export type Owner = pulumi.Output<OwnerReference>;
 
-/** The ownerReference for the children, known once the custom resource exists. */
+/**
+ * The ownerReference for the children, once the custom resource exists. A preview of a custom resource
+ * that this run creates has no uid to refer to (the API server's dry run refuses an empty one), so its
+ * children are previewed without the reference; the update adds it.
+ */
 export function ownerOf(
   object: CustomObject,
   source: CustomResourceSource,
   customResource: k8s.apiextensions.CustomResource | undefined,
 ): Owner | undefined {
-  if (customResource !== undefined) return customResource.metadata.uid.apply((uid) => ownerReference(object, uid));
-  if (!source.create && source.uid !== undefined) return pulumi.output(ownerReference(object, source.uid));
-  return undefined;
+  if (customResource !== undefined && !pulumi.runtime.isDryRun()) return customResource.metadata.uid.apply((uid) => ownerReference(object, uid));
+  return source.uid === undefined ? undefined : pulumi.output(ownerReference(object, source.uid));
 }
 
 /**

@@ -39,7 +39,7 @@ export function componentName(object: { metadata: { namespace: string; name: str
 
 function declareComponent(platform: Platform, item: Planned, object: CustomObject, options: PlatformOptions): TrackingServer | EasyService {
   const crds = platform.crds ? [platform.crds] : [];
-  const source: CustomResourceSource = options.createCustomResources ? { create: true, dependsOn: crds } : { create: false, uid: item.uid };
+  const source: CustomResourceSource = options.createCustomResources ? { create: true, dependsOn: crds, uid: item.uid } : { create: false, uid: item.uid };
   const name = componentName(object);
   if (object.kind === "EasyService") {
     return (platform.easyServices[name] = new EasyService(name, { object, source, fallback: item.fallback }));

@@ -8,6 +8,8 @@ import { transitionProblems } from "./transitions";
 /** A raw object, and the spec last applied for it (from its status), if any. */
 export interface Candidate extends RawObject {
   lastAppliedSpec?: Record<string, unknown>;
+  /** The uid of the custom resource in the cluster, when the raw object (from a file) has none. */
+  uid?: string;
 }
 
 export interface Planned {
@@ -44,7 +46,7 @@ function lastApplied(ref: ObjectRef, raw: unknown, spec: Record<string, unknown>
 export function planObjects(candidates: readonly Candidate[]): { planned: Planned[]; errors: SpecError[] } {
   const collected = collectObjects(candidates);
   const planned = collected.map((entry, i): Planned => {
-    const { uid, generation } = metadataOf(entry.raw);
+    const { uid = candidates[i].uid, generation } = metadataOf(entry.raw);
     const previous = lastApplied(entry.ref, entry.raw, candidates[i].lastAppliedSpec);
     const problems = entry.object === undefined ? entry.problems : transitionProblems(previous, entry.object);
     const base = { ref: entry.ref, file: entry.file, uid, generation, problems };

@@ -90,7 +90,10 @@ export async function writeStatuses(api: StatusApi, entries: StatusEntries, prev
 
 export const statusProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: ProviderInputs, news: ProviderInputs) {
-    const failures = Object.entries(news.entries ?? {}).flatMap(([key, entry]) =>
+    // In a preview, entries that depend on objects this run creates are unknown: a placeholder string in
+    // place of the whole map or of an entry. Only what is known can be checked.
+    const known = typeof news.entries === "object" && news.entries !== null ? news.entries : {};
+    const failures = Object.entries(known).filter(([, entry]) => typeof entry === "object").flatMap(([key, entry]) =>
       entry?.target?.name && entry?.target?.namespace && entry?.target?.plural && Array.isArray(entry?.status?.conditions)
         ? []
         : [{ property: "entries", reason: `${key}: an entry needs target.{group,version,plural,namespace,name} and status.conditions` }],

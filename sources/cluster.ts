@@ -105,9 +105,14 @@ export async function readCluster(config: k8s.KubeConfig, namespaces: readonly s
   for (const namespace of scopes) {
     for (const kind of Object.keys(KINDS) as Kind[]) {
       const { group, version, plural } = KINDS[kind];
-      const list = (namespace === undefined
-        ? await custom.listClusterCustomObject({ group, version, plural })
-        : await custom.listNamespacedCustomObject({ group, version, plural, namespace })) as { items: Record<string, any>[] };
+      const list = await (namespace === undefined
+        ? custom.listClusterCustomObject({ group, version, plural })
+        : custom.listNamespacedCustomObject({ group, version, plural, namespace })
+      ).catch((error: { code?: number }) => {
+        // Before the first run installs the CRDs, the cluster has no such kind, and so no objects of it.
+        if (error.code === 404) return { items: [] };
+        throw error;
+      }) as { items: Record<string, any>[] };
       objects.push(...list.items.map((raw) => ({ kind, raw })));
     }
     const scope = namespace === undefined ? "" : `/namespaces/${namespace}`;
@@ -131,20 +136,19 @@ export function clusterCandidates(state: ClusterState): Candidate[] {
 }
 
 /**
- * The `files` source: the objects in the YAML files, each with the spec last applied for it when the
- * cluster has the object (so a bad edit of a file keeps what the last good one made).
+ * The `files` source: the objects in the YAML files, each with the uid of its custom resource and the
+ * spec last applied for it when the cluster has the object (so a bad edit of a file keeps what the last
+ * good one made).
  */
 export function fileCandidates(paths: readonly string[], state: ClusterState | undefined): { candidates: Candidate[]; errors: SpecError[] } {
-  const applied = new Map<string, Record<string, unknown>>();
-  for (const { kind, raw } of state?.objects ?? []) {
-    const spec = lastAppliedSpec(raw);
-    if (spec !== undefined) applied.set(`${kind}/${raw.metadata?.namespace}/${raw.metadata?.name}`, spec);
-  }
+  const inCluster = new Map<string, Record<string, any>>();
+  for (const { kind, raw } of state?.objects ?? []) inCluster.set(`${kind}/${raw.metadata?.namespace}/${raw.metadata?.name}`, raw);
   const { entries, errors } = readSpecFiles(paths);
-  const candidates = entries.map((entry) => {
+  const candidates = entries.map((entry): Candidate => {
     const raw = entry.raw as { kind?: unknown; metadata?: { namespace?: unknown; name?: unknown } };
-    const key = `${String(raw?.kind)}/${String(raw?.metadata?.namespace ?? "default")}/${String(raw?.metadata?.name)}`;
-    return { ...entry, lastAppliedSpec: applied.get(key) };
+    const existing = inCluster.get(`${String(raw?.kind)}/${String(raw?.metadata?.namespace ?? "default")}/${String(raw?.metadata?.name)}`);
+    const uid = typeof existing?.metadata?.uid === "string" ? (existing.metadata.uid as string) : undefined;
+    return { ...entry, uid, lastAppliedSpec: existing === undefined ? undefined : lastAppliedSpec(existing) };
   });
   return { candidates, errors };
 }

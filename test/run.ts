@@ -1,4 +1,4 @@
-// `npm test`: starts one real control plane for the whole run, runs every test file with node's test
+// `npm test`: provides the toolchain (scripts/toolchain.sh), starts one real cluster for the whole run, runs every test file with node's test
 // runner against it, and stops the control plane whatever the outcome.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -32,7 +32,8 @@ async function main(): Promise<number> {
   await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
   const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
   try {
-    const shared = { kubeconfig: controlPlane.kubeconfig, binaries: controlPlane.binaries, server: controlPlane.server, caFile: controlPlane.caFile, control: controlUrl };
+    const { kubeconfig, binaries, server, caFile, toolchain } = controlPlane;
+    const shared = { kubeconfig, binaries, server, caFile, toolchain, control: controlUrl };
     const env = { ...process.env, [CONTROL_PLANE_ENV]: JSON.stringify(shared) };
     const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...files], { stdio: "inherit", env });
     return await new Promise<number>((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))));

@@ -6,6 +6,7 @@ import * as http from "node:http";
 import { after } from "node:test";
 import { ApiError, requestJson } from "../../sources/cluster";
 import { startControlPlane } from "./controlPlane";
+import { Toolchain } from "./toolchain";
 
 export const CONTROL_PLANE_ENV = "CRDSTACK_TEST_CONTROL_PLANE";
 
@@ -14,6 +15,8 @@ export interface Cluster {
   binaries: string;
   server: string;
   caFile: string;
+  /** The Pulumi CLI and its plugins. */
+  toolchain: Toolchain;
   /** Stops the API server and starts it again on the same port and data. */
   restartApiServer(): Promise<void>;
   config: k8s.KubeConfig;
@@ -28,7 +31,7 @@ export { ApiError };
 
 let cluster: Promise<Cluster> | undefined;
 
-interface Shared { kubeconfig: string; binaries: string; server: string; caFile: string; control?: string }
+interface Shared { kubeconfig: string; binaries: string; server: string; caFile: string; toolchain: Toolchain; control?: string }
 
 async function restartThrough(control: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -53,7 +56,7 @@ async function connect(): Promise<Cluster> {
     const control = shared.control!;
     restartApiServer = () => restartThrough(control);
   }
-  const { kubeconfig, binaries, server: serverUrl, caFile } = shared;
+  const { kubeconfig, binaries, server: serverUrl, caFile, toolchain } = shared;
   const config = new k8s.KubeConfig();
   config.loadFromFile(kubeconfig);
   const kubectlPath = `${binaries}/kubectl`;
@@ -66,6 +69,7 @@ async function connect(): Promise<Cluster> {
     binaries,
     server: serverUrl,
     caFile,
+    toolchain,
     restartApiServer,
     config,
     core: config.makeApiClient(k8s.CoreV1Api),

@@ -1,23 +1,26 @@
-// A real Kubernetes control plane for the tests, the way envtest runs one: etcd, kube-apiserver (RBAC,
-// token auth) and kube-controller-manager (garbage collector, deployments, replica sets, service
-// accounts, namespaces, PVC protection) on free loopback ports with a temporary data folder. `stop`
-// always removes what it started.
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+// A real Kubernetes cluster for the tests and for `scripts/cluster.sh`, with simulated nodes: etcd,
+// kube-apiserver (RBAC, token auth), kube-controller-manager, kube-scheduler and kwok (a fake kubelet:
+// see kwok-stages.yaml) on free loopback ports with a temporary data folder. This process also plays
+// the parts a cloud's controllers would: a storage driver for the default StorageClass `standard` (each
+// claim gets a local PersistentVolume) and an ingress controller (each Ingress gets an address).
+// `stop` always removes what it started.
+import { ChildProcess, spawn } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-
-const ROOT = path.resolve(__dirname, "..", "..");
+import { Toolchain, useToolchain } from "./toolchain";
 
 export interface ControlPlane {
   /** A kubeconfig file whose user is a cluster admin (`system:masters`). */
   kubeconfig: string;
   server: string;
-  /** The folder with kube-apiserver, kube-controller-manager, etcd and kubectl. */
+  /** The folder with kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok. */
   binaries: string;
+  /** The Pulumi CLI and its plugins, from the same toolchain. */
+  toolchain: Toolchain;
   /** The API server's (self-signed) serving certificate, as a service account's `ca.crt`. */
   caFile: string;
   /** A kubeconfig file for `server` with a bearer `token`, e.g. a service account's. */
@@ -27,17 +30,10 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-/** The binaries, found or built by scripts/kube-binaries.sh (KUBEBUILDER_ASSETS, the cache, or a build). */
-export function findBinaries(): string {
-  try {
-    return execFileSync("bash", [path.join(ROOT, "scripts", "kube-binaries.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-  } catch {
-    throw new Error(
-      "No Kubernetes control-plane binaries: run `bash scripts/kube-binaries.sh` (Debian builds them), " +
-        "or set KUBEBUILDER_ASSETS to a folder with kube-apiserver, kube-controller-manager, etcd and kubectl (see README).",
-    );
-  }
-}
+/** The name of the one simulated node, and the StorageClass the cluster provisions. */
+export const NODE_NAME = "kwok-node-0";
+export const STORAGE_CLASS = "standard";
+const PROVISIONER = "crdstack.test/local";
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -51,14 +47,31 @@ function freePort(): Promise<number> {
   });
 }
 
-function get(url: string, token: string): Promise<number> {
+interface Reply { status: number; body: any }
+
+/** One JSON request to the API server as the admin; status 0 when it could not be sent. */
+function call(server: string, token: string, method: string, urlPath: string, body?: unknown): Promise<Reply> {
   return new Promise((resolve) => {
-    const request = https.get(url, { headers: { Authorization: `Bearer ${token}` }, rejectUnauthorized: false, timeout: 2000 }, (response) => {
-      response.resume();
-      resolve(response.statusCode ?? 0);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: "application/json" };
+    if (payload !== undefined) headers["Content-Type"] = "application/json";
+    const request = https.request(`${server}${urlPath}`, { method, headers, rejectUnauthorized: false, timeout: 5000 }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => {
+        const text = Buffer.concat(chunks).toString();
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // not JSON (e.g. /readyz): keep the text
+        }
+        resolve({ status: response.statusCode ?? 0, body: parsed });
+      });
     });
-    request.on("error", () => resolve(0));
+    request.on("error", () => resolve({ status: 0, body: undefined }));
     request.on("timeout", () => request.destroy());
+    request.end(payload);
   });
 }
 
@@ -87,8 +100,62 @@ current-context: test
 `;
 }
 
+/** The address the stand-in ingress controller gives every Ingress. */
+export const INGRESS_ADDRESS = "127.0.0.1";
+
+/**
+ * Until `stop`: gives every pending claim of the `standard` class a local volume bound to it, as a
+ * storage driver's provisioner would (the persistent-volume controller completes the binding), and
+ * every Ingress an address, as an ingress controller would.
+ */
+function standIns(server: string, token: string, dir: string): { stop(): void } {
+  let stopped = false;
+  const loop = async () => {
+    while (!stopped) {
+      const claims = await call(server, token, "GET", "/api/v1/persistentvolumeclaims");
+      for (const claim of claims.body?.items ?? []) {
+        if (claim.spec.volumeName || claim.spec.storageClassName !== STORAGE_CLASS || claim.metadata.deletionTimestamp) continue;
+        const name = `pvc-${claim.metadata.uid}`;
+        const hostPath = path.join(dir, "volumes", name);
+        fs.mkdirSync(hostPath, { recursive: true });
+        await call(server, token, "POST", "/api/v1/persistentvolumes", {
+          apiVersion: "v1",
+          kind: "PersistentVolume",
+          metadata: { name, annotations: { "pv.kubernetes.io/provisioned-by": PROVISIONER } },
+          spec: {
+            capacity: { storage: claim.spec.resources.requests.storage },
+            accessModes: claim.spec.accessModes,
+            storageClassName: STORAGE_CLASS,
+            persistentVolumeReclaimPolicy: "Delete",
+            hostPath: { path: hostPath },
+            claimRef: { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: claim.metadata.namespace, name: claim.metadata.name, uid: claim.metadata.uid },
+          },
+        });
+      }
+      // A released volume would be deleted by the driver: do it here.
+      const volumes = await call(server, token, "GET", "/api/v1/persistentvolumes");
+      for (const volume of volumes.body?.items ?? []) {
+        if (volume.status?.phase === "Released" && volume.spec.storageClassName === STORAGE_CLASS) {
+          await call(server, token, "DELETE", `/api/v1/persistentvolumes/${volume.metadata.name}`);
+        }
+      }
+      const ingresses = await call(server, token, "GET", "/apis/networking.k8s.io/v1/ingresses");
+      for (const ingress of ingresses.body?.items ?? []) {
+        if ((ingress.status?.loadBalancer?.ingress ?? []).length > 0 || ingress.metadata.deletionTimestamp) continue;
+        const { namespace, name } = ingress.metadata;
+        const status = { loadBalancer: { ingress: [{ ip: INGRESS_ADDRESS }] } };
+        await call(server, token, "PUT", `/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses/${name}/status`, { ...ingress, status });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  };
+  void loop();
+  return { stop: () => void (stopped = true) };
+}
+
 export async function startControlPlane(): Promise<ControlPlane> {
-  const binaries = findBinaries();
+  const toolchain = useToolchain();
+  const binaries = toolchain.kubeBin;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crdstack-control-plane-"));
   const processes = new Map<string, ChildProcess>();
   const output = new Map<string, string[]>();
@@ -133,6 +200,8 @@ export async function startControlPlane(): Promise<ControlPlane> {
   fs.writeFileSync(saPub, publicKey.export({ type: "spki", format: "pem" }));
   const kubeconfig = path.join(dir, "admin.kubeconfig");
   fs.writeFileSync(kubeconfig, kubeconfigYaml(server, adminToken));
+  const admin = (method: string, urlPath: string, body?: unknown) => call(server, adminToken, method, urlPath, body);
+  let controllers: { stop(): void } | undefined;
 
   try {
     start("etcd", "etcd", [
@@ -149,11 +218,10 @@ export async function startControlPlane(): Promise<ControlPlane> {
       "--bind-address=127.0.0.1",
       "--advertise-address=127.0.0.1",
       `--secure-port=${apiPort}`,
-      "--insecure-port=0",
       `--cert-dir=${path.join(dir, "certs")}`,
       "--authorization-mode=RBAC",
       `--token-auth-file=${tokens}`,
-      "--service-cluster-ip-range=10.0.0.0/24",
+      "--service-cluster-ip-range=10.96.0.0/16",
       `--service-account-key-file=${saPub}`,
       `--service-account-signing-key-file=${saKey}`,
       "--service-account-issuer=https://kubernetes.default.svc",
@@ -161,31 +229,61 @@ export async function startControlPlane(): Promise<ControlPlane> {
     ];
     const startApiServer = async () => {
       start("kube-apiserver", "kube-apiserver", apiServerArgs);
-      await waitUntil("kube-apiserver", async () => (await get(`${server}/readyz`, adminToken)) === 200, () => logsOf("kube-apiserver"));
+      await waitUntil("kube-apiserver", async () => (await admin("GET", "/readyz")).status === 200, () => logsOf("kube-apiserver"));
     };
     await startApiServer();
+    const clientArgs = [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`, "--leader-elect=false", "--secure-port=0"];
     start("kube-controller-manager", "kube-controller-manager", [
-      `--kubeconfig=${kubeconfig}`,
-      `--authentication-kubeconfig=${kubeconfig}`,
-      `--authorization-kubeconfig=${kubeconfig}`,
-      "--controllers=garbagecollector,deployment,replicaset,serviceaccount,serviceaccount-token,namespace,pvc-protection",
+      ...clientArgs,
+      "--controllers=garbagecollector,deployment,replicaset,serviceaccount,serviceaccount-token,namespace,pvc-protection,pv-protection,persistentvolume-binder,endpoint,endpointslice,endpointslicemirroring",
       `--service-account-private-key-file=${saKey}`,
       `--root-ca-file=${path.join(dir, "certs", "apiserver.crt")}`,
-      "--leader-elect=false",
-      "--port=0",
-      "--secure-port=0",
+    ]);
+    start("kube-scheduler", "kube-scheduler", clientArgs);
+    const stages = path.join(__dirname, "kwok-stages.yaml");
+    start("kwok", "kwok", [
+      `--kubeconfig=${kubeconfig}`,
+      `--config=${stages}`,
+      "--manage-all-nodes=false",
+      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+      "--cidr=10.244.0.0/16",
+      "--node-ip=127.0.0.1",
     ]);
     // The service-account controller creating `default` in `default` shows the controllers are running.
     await waitUntil(
       "kube-controller-manager",
-      async () => (await get(`${server}/api/v1/namespaces/default/serviceaccounts/default`, adminToken)) === 200,
+      async () => (await admin("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200,
       () => logsOf("kube-controller-manager"),
     );
+    await admin("POST", "/api/v1/nodes", {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: NODE_NAME, annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": NODE_NAME, type: "kwok" } },
+    });
+    await waitUntil(
+      "kwok's node",
+      async () => (await admin("GET", `/api/v1/nodes/${NODE_NAME}`)).body?.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True") === true,
+      () => logsOf("kwok"),
+    );
+    // A new node is tainted not-ready at admission; the node-lifecycle controller (not run here: kwok's
+    // node sends no heartbeats) would lift the taint once the node is Ready. Lift it as that controller would.
+    const node = (await admin("GET", `/api/v1/nodes/${NODE_NAME}`)).body;
+    await admin("PUT", `/api/v1/nodes/${NODE_NAME}`, { ...node, spec: { ...node.spec, taints: [] } });
+    await admin("POST", "/apis/storage.k8s.io/v1/storageclasses", {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: { name: STORAGE_CLASS, annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+      provisioner: PROVISIONER,
+      volumeBindingMode: "Immediate",
+      reclaimPolicy: "Delete",
+    });
+    controllers = standIns(server, adminToken, dir);
 
     return {
       kubeconfig,
       server,
       binaries,
+      toolchain,
       caFile: path.join(dir, "certs", "apiserver.crt"),
       kubeconfigFor(token: string, name: string) {
         const file = path.join(dir, `${name.replace(/[^a-z0-9-]/gi, "_")}.kubeconfig`);
@@ -197,12 +295,14 @@ export async function startControlPlane(): Promise<ControlPlane> {
         await startApiServer();
       },
       async stop() {
-        for (const name of ["kube-controller-manager", "kube-apiserver", "etcd"]) await kill(name);
+        controllers?.stop();
+        for (const name of ["kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]) await kill(name);
         process.removeListener("exit", killAllNow);
         fs.rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (error) {
+    controllers?.stop();
     killAllNow();
     fs.rmSync(dir, { recursive: true, force: true });
     throw error;

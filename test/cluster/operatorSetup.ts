@@ -11,39 +11,23 @@ import { apply, Cluster, create, eventually, KubeObject, readObject, waitEstabli
 
 export const STACK_CRD = path.join(__dirname, "..", "fixtures", "pulumi.com_stacks.yaml");
 
-/**
- * What Kubernetes 1.20 cannot take of a current CRD, removed: CEL rules (`x-kubernetes-validations`; the
- * Stack CRD has one, Stack names of at most 42 characters, which the operator builder tests check),
- * `default: ""`, which 1.20 reads as null, and with it the list-map markers that require those defaults
- * (they only guide server-side apply merges). None touches a field crdstack's Stack objects set.
- */
-const DROPPED = new Set(["x-kubernetes-validations", "x-kubernetes-list-type", "x-kubernetes-list-map-keys"]);
-
-function for120(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(for120);
-  if (typeof schema !== "object" || schema === null) return schema;
-  return Object.fromEntries(
-    Object.entries(schema)
-      .filter(([key, value]) => !DROPPED.has(key) && !(key === "default" && value === ""))
-      .map(([key, value]) => [key, for120(value)]),
-  );
-}
-
-/** Installs the Pulumi Kubernetes Operator's published Stack CRD (as 1.20 can take it). */
+/** Installs the Pulumi Kubernetes Operator's published Stack CRD, as it is. */
 export async function installStackCrd(c: Cluster): Promise<void> {
-  const crds = (loadAll(fs.readFileSync(STACK_CRD, "utf8")) as KubeObject[]).filter(Boolean).map((crd) => for120(crd) as KubeObject);
+  const crds = (loadAll(fs.readFileSync(STACK_CRD, "utf8")) as KubeObject[]).filter(Boolean);
   for (const crd of crds) if ((await readObject(c, crd)) === undefined) await create(c, crd);
   await waitEstablished(c, crds);
 }
 
-/** The token of a service account, from the Secret the token controller makes for it (Kubernetes 1.20). */
+/** A token of a service account, from the TokenRequest API (what the kubelet mounts in a pod). */
 export async function serviceAccountToken(c: Cluster, namespace: string, name: string): Promise<string> {
-  const secretName = await eventually(`a token for ${namespace}/${name}`, async () => {
-    const account = await c.request("GET", `/api/v1/namespaces/${namespace}/serviceaccounts/${name}`);
-    return account.secrets?.find((s: { name: string }) => s.name.startsWith(`${name}-token-`))?.name as string | undefined;
-  });
-  const secret = await c.request("GET", `/api/v1/namespaces/${namespace}/secrets/${secretName}`);
-  return Buffer.from(secret.data.token, "base64").toString();
+  const request = await eventually(`a token for ${namespace}/${name}`, () =>
+    c.request("POST", `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { expirationSeconds: 3600 },
+    }),
+  );
+  return request.status.token as string;
 }
 
 /** A folder laid out like a pod's service-account mount, for a process outside the cluster. */

@@ -7,7 +7,7 @@ import { TrackingServer } from "../../components/TrackingServer";
 import { easyService, PEM, trackingServer } from "../helpers";
 
 const options = { defaultImage: "ghcr.io/mlflow/mlflow:v3.1.1" };
-const files = { create: true as const, dependsOn: [] };
+const files = { create: true as const, dependsOn: [], uid: undefined };
 
 /** The resources registered under a component name prefix, by type's last segment (`Deployment`, ...). */
 function childrenOf(namespace: string, name: string): Record<string, Registered> {

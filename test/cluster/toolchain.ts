@@ -1,0 +1,44 @@
+// The binaries the real-engine tests run, from `scripts/toolchain.sh` (an override variable, the cache,
+// or a build from the Go module proxy): found once per process.
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+export interface Toolchain {
+  /** The folder with `pulumi` and `pulumi-language-nodejs`. */
+  pulumiBin: string;
+  /** A Pulumi home of its own, whose plugin cache holds the Kubernetes provider. */
+  pulumiHome: string;
+  /** The folder with kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok. */
+  kubeBin: string;
+}
+
+let toolchain: Toolchain | undefined;
+
+/** Parses the `export NAME=value` lines the script prints. */
+export function parseExports(text: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const match = /^export ([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (match) values[match[1]] = match[2];
+  }
+  return values;
+}
+
+export function useToolchain(): Toolchain {
+  if (toolchain !== undefined) return toolchain;
+  let printed: string;
+  try {
+    printed = execFileSync("bash", [path.join(ROOT, "scripts", "toolchain.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  } catch {
+    throw new Error(
+      "The real-engine toolchain is missing and could not be built: run `bash scripts/toolchain.sh` and read its last lines " +
+        "(it builds Pulumi, its Kubernetes provider, Kubernetes, etcd and kwok with Go), or point CRDSTACK_PULUMI_BIN, " +
+        "CRDSTACK_KUBERNETES_PROVIDER and CRDSTACK_KUBE_BIN at existing installs (see README, \"The toolchain\").",
+    );
+  }
+  const values = parseExports(printed);
+  toolchain = { pulumiBin: values.CRDSTACK_PULUMI_BIN, pulumiHome: values.PULUMI_HOME, kubeBin: values.CRDSTACK_KUBE_BIN };
+  return toolchain;
+}
