@@ -276,6 +276,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       provisioner: PROVISIONER,
       volumeBindingMode: "Immediate",
       reclaimPolicy: "Delete",
+      allowVolumeExpansion: true,
     });
     controllers = standIns(server, adminToken, dir);
 

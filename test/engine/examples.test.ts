@@ -6,7 +6,8 @@ import { loadAll } from "js-yaml";
 import { run as cli } from "../../cli/main";
 import { Cluster, KubeObject, readObject, useCluster } from "../cluster/cluster";
 import { differences } from "./compare";
-import { newStack, PulumiStack } from "./pulumi";
+import { newStack, PulumiStack, stepObject } from "./pulumi";
+import { key } from "./specs";
 
 let c: Cluster;
 let stack: PulumiStack;
@@ -25,12 +26,9 @@ after(() => stack?.remove());
 const describeObject = (o: KubeObject) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`;
 
 describe("examples/ under the real engine", () => {
-  test("pulumi preview lists every object render prints", async () => {
-    const preview = await stack.preview("--json");
-    const steps = JSON.parse(preview.stdout).steps as { op: string; urn: string; newState?: { type: string; inputs: { metadata?: { name?: string } } } }[];
-    const created = steps.filter((step) => step.op === "create" && step.newState?.type.startsWith("kubernetes:"));
-    const names = created.map((step) => `${step.newState!.type.split(":").pop()} ${step.newState!.inputs.metadata?.name}`).sort();
-    assert.deepEqual(names, rendered.map((o) => `${o.kind} ${o.metadata.name}`).sort());
+  test("pulumi preview lists every object render prints, to be created", async () => {
+    const steps = (await stack.plan()).filter((step) => step.type.startsWith("kubernetes:"));
+    assert.deepEqual(steps.map((step) => `${step.op} ${stepObject(step)}`).sort(), rendered.map((o) => `create ${key(o)}`).sort());
   });
 
   test("pulumi up creates exactly the objects render prints, field for field", async () => {

@@ -18,6 +18,21 @@ export interface RunResult {
   stderr: string;
 }
 
+/** One step of a plan, from `pulumi preview --json`. */
+export interface Step {
+  op: string;
+  /** The resource's type token, e.g. `kubernetes:apps/v1:Deployment`. */
+  type: string;
+  /** The resource's name: `<namespace>/<name>` for the program's namespaced objects. */
+  name: string;
+}
+
+/** The object a Kubernetes step is about, as `<Kind> <namespace>/<name>` (namespace empty when cluster-scoped). */
+export function stepObject(step: Step): string {
+  const kind = step.type.split(":").pop();
+  return `${kind} ${step.name.includes("/") ? step.name : `/${step.name}`}`;
+}
+
 export interface StackOptions {
   /** `crdstack:*` config, without the prefix; values as they would be written in Pulumi.<stack>.yaml. */
   config: Record<string, unknown>;
@@ -95,6 +110,16 @@ export class PulumiStack {
 
   preview(...extra: string[]): Promise<RunResult> {
     return this.run(this.withConfig(["preview", "--diff", ...extra]));
+  }
+
+  /** The steps `pulumi preview` plans, with their operation (`same`, `create`, `update`, `replace`, `delete`, …). */
+  async plan(...extra: string[]): Promise<Step[]> {
+    const preview = await this.run(this.withConfig(["preview", "--json", ...extra]));
+    const steps = (JSON.parse(preview.stdout).steps ?? []) as { op: string; urn: string }[];
+    return steps.map(({ op, urn }) => {
+      const [, , types, name] = urn.split("::");
+      return { op, type: types.split("$").pop()!, name };
+    });
   }
 
   up(...extra: string[]): Promise<RunResult> {
