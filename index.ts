@@ -2,7 +2,7 @@
 // config → specs → components → outputs; see README.md.
 import * as pulumi from "@pulumi/pulumi";
 import { Operator } from "./components/Operator";
-import { declarePlatform } from "./components/platform";
+import { declarePlatform, Platform } from "./components/platform";
 import { readStackConfig } from "./components/stackConfig";
 import { StackConfig } from "./model/config";
 import { Candidate, planObjects } from "./model/reconcile";
@@ -30,6 +30,21 @@ function readCandidates(config: StackConfig, state: ClusterState | undefined): {
   return { candidates: clusterCandidates(state!), errors: [] };
 }
 
+/**
+ * Fails the run once everything else is applied (the statuses written, or every Deployment), so the
+ * valid objects are not held back by the invalid ones. A logged error alone does not fail a Pulumi run.
+ * A preview applies nothing: it fails at once, after registering what it would do.
+ */
+function failAfter(platform: Platform, problems: readonly string[]): void {
+  const message = `${problems.length} object(s) in the specs have problems (listed above); the others were applied`;
+  if (pulumi.runtime.isDryRun()) throw new pulumi.RunError(message);
+  const components = [...Object.values(platform.trackingServers), ...Object.values(platform.easyServices)];
+  const done: pulumi.Output<unknown> = platform.status?.id ?? pulumi.all(components.map((component) => component.deployment.id));
+  done.apply(() => {
+    throw new pulumi.RunError(message);
+  });
+}
+
 export = async () => {
   const config = readStackConfig();
   if (config.operator !== undefined) {
@@ -54,6 +69,8 @@ export = async () => {
     tlsSecrets: state?.tlsSecrets,
     reportStatus: state !== undefined,
   });
+
+  if (config.source === "files" && problems.length > 0) failAfter(platform, problems);
 
   return {
     /** Each TrackingServer's URL, by `<namespace>/<name>`. */

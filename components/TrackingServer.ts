@@ -46,7 +46,9 @@ export class TrackingServer extends pulumi.ComponentResource {
     const fallback = args.fallback === true;
     const children = buildTrackingServer(object, options);
     const parent = { parent: this };
-    const secretOptions = { parent: this, ignoreChanges: fallback ? ["stringData"] : [] };
+    // Declared from the last applied spec, whose secret fields read `(secret)`, the Secrets keep what they
+    // hold: the provider's check turns `stringData` into `data`, so both are left as they are.
+    const secretOptions = { parent: this, ignoreChanges: fallback ? ["stringData", "data"] : [] };
 
     this.customResource = registerCustomResource(object, source, fallback, this);
     const owner = ownerOf(object, source, this.customResource);

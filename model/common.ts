@@ -101,17 +101,26 @@ export function pem(labels: readonly string[], what: string) {
 }
 
 /** An http or https URL with a host; the message quotes what was given. */
-export const httpUrl = z.string().refine(
-  (text) => {
-    try {
-      const url = new URL(text);
-      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "" && DNS_SUBDOMAIN.test(url.hostname);
-    } catch {
-      return false;
-    }
-  },
-  { error: (issue) => `${quote(issue.input)} is not an http or https URL with a DNS host name` },
-);
+/** A URL's text with any user name and password replaced by `(secret)`, for messages. */
+const withoutUserInfo = (text: string) => text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1(secret)@");
+
+/**
+ * An http(s) URL with a DNS host name and no user name or password: a credential in a URL would be
+ * shown wherever the URL is (the Ingress, the status, the pod's environment). Messages never quote one.
+ */
+export const httpUrl = z.string().superRefine((text, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "" || !DNS_SUBDOMAIN.test(url.hostname)) {
+    ctx.addIssue({ code: "custom", message: `${quote(withoutUserInfo(text))} is not an http or https URL with a DNS host name` });
+  } else if (url.username !== "" || url.password !== "") {
+    ctx.addIssue({ code: "custom", message: `${quote(withoutUserInfo(text))} has a user name or password: keep credentials out of URLs` });
+  }
+});
 
 /** `.strict()` with a message that names the unknown field and what is allowed. */
 export function strictObject<T extends z.ZodRawShape>(shape: T) {

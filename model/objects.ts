@@ -76,11 +76,21 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }, "");
 }
 
-function problemsOf(error: z.ZodError): Problem[] {
+/**
+ * A problem's message; on a secret field, the value it quotes reads `(secret)`: problem lines reach logs,
+ * statuses and pull-request comments.
+ */
+function messageOf(issue: z.core.$ZodIssue, kind: Kind): string {
+  const secret = issue.path[0] === "spec" && SECRET_FIELDS[kind].includes(String(issue.path[1]));
+  if (!secret || issue.input === undefined) return issue.message;
+  return issue.message.split(quote(issue.input)).join(MASK);
+}
+
+function problemsOf(error: z.ZodError, kind: Kind): Problem[] {
   return error.issues.flatMap((issue) =>
     issue.code === "unrecognized_keys"
       ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: issue.message }))
-      : [{ path: formatPath(issue.path), message: issue.message }],
+      : [{ path: formatPath(issue.path), message: messageOf(issue, kind) }],
   );
 }
 
@@ -106,7 +116,7 @@ export function parseObject(raw: unknown): Parsed {
     return { ok: false, ref, problems: [{ path: "apiVersion", message: `${quote(record.apiVersion)} is not ${apiVersionOf(kind)}` }] };
   }
   const result = ENVELOPES[kind].safeParse(record, { reportInput: true, error: issueMessage });
-  if (!result.success) return { ok: false, ref, problems: problemsOf(result.error) };
+  if (!result.success) return { ok: false, ref, problems: problemsOf(result.error, kind) };
   const { metadata, spec } = result.data;
   return { ok: true, ref: { kind, namespace: metadata.namespace, name: metadata.name }, object: { kind, metadata, spec } as CustomObject };
 }

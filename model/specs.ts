@@ -3,6 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadAll } from "js-yaml";
+import { childrenOf } from "../builders/plan";
 import { CustomObject, ObjectRef, parseObject, Problem } from "./objects";
 
 export interface SpecError {
@@ -34,6 +35,11 @@ function nodePortsOf(object: CustomObject): [number, string][] {
   return (object.spec.ports ?? []).flatMap((port, i) => (port.nodePort === undefined ? [] : [[port.nodePort, `spec.ports[${i}].nodePort`] as [number, string]]));
 }
 
+/** `<Kind> <name>` of every child the object makes (child names do not depend on the stack's options). */
+function childNames(object: CustomObject): string[] {
+  return childrenOf(object, { defaultImage: "-" }).map((child) => `${child.kind} ${JSON.stringify(child.metadata.name)}`);
+}
+
 /** One object as read: its parsed form when valid, else the problems found. */
 export interface Collected {
   ref: ObjectRef;
@@ -45,11 +51,14 @@ export interface Collected {
 
 /**
  * Parses every object, then rejects the later of two objects that would clash in the cluster: the same
- * namespace and name, of either kind (both would make a Deployment and a Service of that name), or the
- * same NodePort, which is allocated cluster-wide.
+ * namespace and name, of either kind (both would make a Deployment and a Service of that name), a child
+ * with the name of another object's child (TrackingServer `a` has the Secret `a-credentials`, which a
+ * TrackingServer `a-credentials` with a certificate would take for its TLS Secret), or the same NodePort,
+ * which is allocated cluster-wide.
  */
 export function collectObjects(entries: readonly RawObject[]): Collected[] {
   const owners = new Map<string, CustomObject>();
+  const children = new Map<string, CustomObject>();
   const nodePorts = new Map<number, CustomObject>();
   return entries.map(({ raw, file }) => {
     const parsed = parseObject(raw);
@@ -58,6 +67,13 @@ export function collectObjects(entries: readonly RawObject[]): Collected[] {
     const owner = owners.get(key);
     if (owner !== undefined) {
       const message = `${JSON.stringify(parsed.ref.name)} is already used by ${owner.kind} ${key}, whose children have the same names`;
+      return { ref: parsed.ref, file, raw, problems: [{ path: "metadata.name", message }] };
+    }
+    const namespace = parsed.ref.namespace;
+    const clash = childNames(parsed.object).find((child) => children.has(`${namespace} ${child}`));
+    if (clash !== undefined) {
+      const holder = children.get(`${namespace} ${clash}`)!;
+      const message = `${JSON.stringify(parsed.ref.name)} would make the ${clash}, which ${holder.kind} ${namespace}/${holder.metadata.name} already has`;
       return { ref: parsed.ref, file, raw, problems: [{ path: "metadata.name", message }] };
     }
     const taken = nodePortsOf(parsed.object).filter(([port]) => nodePorts.has(port));
@@ -69,6 +85,7 @@ export function collectObjects(entries: readonly RawObject[]): Collected[] {
       return { ref: parsed.ref, file, raw, problems };
     }
     for (const [port] of nodePortsOf(parsed.object)) nodePorts.set(port, parsed.object);
+    for (const child of childNames(parsed.object)) children.set(`${namespace} ${child}`, parsed.object);
     owners.set(key, parsed.object);
     return { ref: parsed.ref, file, raw, object: parsed.object, problems: [] };
   });

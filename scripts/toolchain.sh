@@ -92,12 +92,11 @@ provider_sum="h1:j2bphCf7c2YhnBrhwht2f3TNRRgcMImltUlAgzxr9H4="
 # The provider's main package embeds two generated files that its module zip lacks: copy the module
 # next to a copy of scripts/toolchain/kubernetes-provider (whose go.mod points there), generate them
 # with the provider's own generate.go, and build.
-build_provider() {
-  local out=$1 work
+build_provider() (
+  out=$1
   work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
+  trap 'rm -rf "$work"' EXIT
   cp "$modules/kubernetes-provider/"{go.mod,go.sum,tools.go} "$work/"
-  local info dir sum
   info=$(cd "$work" && GONOSUMDB=$provider_module go mod download -json "$provider_module@$provider_commit")
   dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$info")
   sum=$(sed -n 's/^[[:space:]]*"Sum": "\(.*\)",$/\1/p' <<<"$info")
@@ -106,7 +105,7 @@ build_provider() {
   (cd "$work/provider-src/cmd/pulumi-resource-kubernetes" && VERSION=$provider_version GONOSUMDB=github.com/pulumi GOFLAGS=-mod=mod go run generate.go)
   (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath \
     -ldflags "-s -w -X $provider_module/pkg/version.Version=$provider_version" -o "$out/" "$provider_module/cmd/pulumi-resource-kubernetes")
-}
+)
 
 started=$SECONDS
 if [ -n "${CRDSTACK_KUBERNETES_PROVIDER:-}" ]; then

@@ -79,12 +79,18 @@ export class PulumiStack {
   }
 
   /** Runs `pulumi <args>` on this stack; throws with the output when it fails, unless `allowFailure`. */
-  async run(args: string[], allowFailure = false): Promise<RunResult> {
-    const child = spawn(path.join(this.toolchain.pulumiBin, "pulumi"), [...args, "--stack", this.name, "--non-interactive"], {
-      cwd: PROJECT_ROOT,
-      env: this.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+  run(args: string[], allowFailure = false): Promise<RunResult> {
+    return this.exec(path.join(this.toolchain.pulumiBin, "pulumi"), [...args, "--stack", this.name, "--non-interactive"], allowFailure);
+  }
+
+  /** The options that point a pulumi command at this stack, for scripts that run `pulumi` themselves. */
+  get stackOptions(): string[] {
+    return ["--stack", this.name, "--config-file", this.configFile];
+  }
+
+  /** Runs a command in the project with this stack's environment (its `pulumi` first on PATH). */
+  async exec(command: string, args: string[], allowFailure = false): Promise<RunResult> {
+    const child = spawn(command, args, { cwd: PROJECT_ROOT, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
@@ -92,7 +98,7 @@ export class PulumiStack {
     const code = await new Promise<number>((resolve) => child.on("close", (exit) => resolve(exit ?? 1)));
     const result = { code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() };
     if (code !== 0 && !allowFailure) {
-      throw new Error(`pulumi ${args.join(" ")} exited ${code}:\n${result.stdout.slice(-6000)}\n${result.stderr.slice(-3000)}`);
+      throw new Error(`${path.basename(command)} ${args.join(" ")} exited ${code}:\n${result.stdout.slice(-6000)}\n${result.stderr.slice(-3000)}`);
     }
     return result;
   }
@@ -126,6 +132,11 @@ export class PulumiStack {
     return this.run(this.withConfig(["up", "--yes", "--skip-preview", ...extra]));
   }
 
+  /** `pulumi up` whose failure is an outcome to look at, not an error. */
+  tryUp(...extra: string[]): Promise<RunResult> {
+    return this.run(this.withConfig(["up", "--yes", "--skip-preview", ...extra]), true);
+  }
+
   refresh(...extra: string[]): Promise<RunResult> {
     return this.run(this.withConfig(["refresh", "--yes", ...extra]));
   }
@@ -134,9 +145,9 @@ export class PulumiStack {
     return this.run(this.withConfig(["destroy", "--yes", ...extra]));
   }
 
-  /** The stack's outputs, secrets shown. */
-  async outputs(): Promise<Record<string, unknown>> {
-    return JSON.parse((await this.run(["stack", "output", "--json", "--show-secrets"])).stdout);
+  /** The stack's outputs, secret ones shown only with `showSecrets`. */
+  async outputs(showSecrets = true): Promise<Record<string, unknown>> {
+    return JSON.parse((await this.run(["stack", "output", "--json", ...(showSecrets ? ["--show-secrets"] : [])])).stdout);
   }
 
   /** The stack's state as the backend stores it (secrets encrypted). */

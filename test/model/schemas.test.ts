@@ -70,6 +70,29 @@ describe("bad specs", () => {
     for (const secret of ["AKIA", "s3cr3t", "hunter2", "private key text"]) assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
     assert.equal(parsed.problems.length, 5);
   });
+
+  test("a secret field of the wrong type reads (secret), never its value", () => {
+    const parsed = parseObject({
+      apiVersion: "experiment.aiscope/v1alpha2",
+      kind: "TrackingServer",
+      metadata: { name: "mlflow" },
+      spec: { aws_access_key: 123456789012, aws_secret_key: 987654321012, backend_uri: 4242424242 },
+    });
+    assert.ok(!parsed.ok);
+    assert.deepEqual(parsed.problems, [
+      { path: "spec.aws_access_key", message: "(secret) is not a string" },
+      { path: "spec.aws_secret_key", message: "(secret) is not a string" },
+      { path: "spec.backend_uri", message: "(secret) is not a string" },
+    ]);
+  });
+
+  test("a URL with a user name or password is refused without showing them", () => {
+    for (const field of ["url", "s3_endpoint_url"]) {
+      const parsed = parseObject({ apiVersion: "experiment.aiscope/v1alpha2", kind: "TrackingServer", metadata: { name: "mlflow" }, spec: { [field]: "https://admin:hunter2@mlflow.example.com/team" } });
+      assert.ok(!parsed.ok);
+      assert.deepEqual(parsed.problems, [{ path: `spec.${field}`, message: '"https://(secret)@mlflow.example.com/team" has a user name or password: keep credentials out of URLs' }]);
+    }
+  });
 });
 
 describe("collecting objects", () => {
@@ -88,6 +111,17 @@ describe("collecting objects", () => {
     assert.deepEqual(specs.errors.map(formatError), [
       'b.yaml: EasyService a/same: metadata.name: "same" is already used by TrackingServer a/same, whose children have the same names',
     ]);
+  });
+
+  test("the later of two objects whose children would share a name is rejected, in either order", () => {
+    const withTls = { ...ts("a-credentials"), spec: PEM };
+    const first = collectSpecs([{ raw: ts("a") }, { raw: withTls }]);
+    assert.deepEqual(first.objects.map((o) => o.metadata.name), ["a"]);
+    assert.deepEqual(first.errors.map(formatError), ['TrackingServer a/a-credentials: metadata.name: "a-credentials" would make the Secret "a-credentials", which TrackingServer a/a already has']);
+    const second = collectSpecs([{ raw: withTls }, { raw: ts("a") }]);
+    assert.deepEqual(second.objects.map((o) => o.metadata.name), ["a-credentials"]);
+    assert.deepEqual(second.errors.map(formatError), ['TrackingServer a/a: metadata.name: "a" would make the Secret "a-credentials", which TrackingServer a/a-credentials already has']);
+    assert.deepEqual(collectSpecs([{ raw: ts("a") }, { raw: ts("a-credentials") }]).errors, [], "without a certificate a-credentials has no Secret of that name");
   });
 
   test("the later of two objects asking for the same NodePort is rejected; NodePorts are cluster-wide", () => {
