@@ -7,6 +7,7 @@ import { readStackConfig } from "./components/stackConfig";
 import { StackConfig } from "./model/config";
 import { Candidate, planObjects } from "./model/reconcile";
 import { formatError, SpecError } from "./model/specs";
+import { problemsError, SpecProblems } from "./providers/problems";
 import { clusterCandidates, clusterConfig, ClusterState, fileCandidates, readCluster } from "./sources/cluster";
 
 /** What the cluster holds: required by the `cluster` source, used by the `files` source when reachable. */
@@ -31,18 +32,13 @@ function readCandidates(config: StackConfig, state: ClusterState | undefined): {
 }
 
 /**
- * Fails the run once everything else is applied (the statuses written, or every Deployment), so the
- * valid objects are not held back by the invalid ones. A logged error alone does not fail a Pulumi run.
- * A preview applies nothing: it fails at once, after registering what it would do.
+ * From files, problems fail the run once everything else is applied (see providers/problems.ts). A
+ * preview applies nothing: it fails at once, after registering what it would do.
  */
-function failAfter(platform: Platform, problems: readonly string[]): void {
-  const message = `${problems.length} object(s) in the specs have problems (listed above); the others were applied`;
-  if (pulumi.runtime.isDryRun()) throw new pulumi.RunError(message);
+function failOnProblems(platform: Platform, problems: string[]): void {
+  if (pulumi.runtime.isDryRun() && problems.length > 0) throw new pulumi.RunError(problemsError(problems).message);
   const components = [...Object.values(platform.trackingServers), ...Object.values(platform.easyServices)];
-  const done: pulumi.Output<unknown> = platform.status?.id ?? pulumi.all(components.map((component) => component.deployment.id));
-  done.apply(() => {
-    throw new pulumi.RunError(message);
-  });
+  new SpecProblems("problems", { problems }, { dependsOn: platform.status ? [platform.status] : components });
 }
 
 export = async () => {
@@ -70,7 +66,7 @@ export = async () => {
     reportStatus: state !== undefined,
   });
 
-  if (config.source === "files" && problems.length > 0) failAfter(platform, problems);
+  if (config.source === "files") failOnProblems(platform, problems);
 
   return {
     /** Each TrackingServer's URL, by `<namespace>/<name>`. */

@@ -59,6 +59,8 @@ test("an invalid spec is reported and left out; the valid ones are still declare
     const outputs = await runProgram({ "crdstack:specs": folder, "crdstack:installCrds": "false" });
     assert.deepEqual(errors, [`${path.join(folder, "bad.yaml")}: EasyService default/bad: spec.ports[0].nodePort: 20 is outside 30000-32767`]);
     assert.deepEqual(outputs.problems, errors);
+    const failing = registered.find((r) => r.name === "problems");
+    assert.deepEqual(failing?.inputs.problems, errors, "the run fails once the rest is applied (test/engine/safety.test.ts)");
     const names = registered.filter((r) => r.type.startsWith("kubernetes:")).map((r) => `${r.type.split(":").pop()} ${r.name}`).sort();
     assert.deepEqual(names, ["Deployment default/easyservice-sample", "EasyService default/easyservice-sample", "Service default/easyservice-sample"]);
   } finally {
