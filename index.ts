@@ -7,7 +7,7 @@ import { readStackConfig } from "./components/stackConfig";
 import { StackConfig } from "./model/config";
 import { Candidate, planObjects } from "./model/reconcile";
 import { formatError, SpecError } from "./model/specs";
-import { problemsError, SpecProblems } from "./providers/problems";
+import { SpecProblems } from "./providers/problems";
 import { clusterCandidates, clusterConfig, ClusterState, fileCandidates, readCluster } from "./sources/cluster";
 
 /** What the cluster holds: required by the `cluster` source, used by the `files` source when reachable. */
@@ -19,7 +19,7 @@ async function readState(config: StackConfig): Promise<ClusterState | undefined>
   }
   if (kubeconfig === undefined) return undefined;
   try {
-    return await readCluster(kubeconfig, config.namespaces);
+    return await readCluster(kubeconfig, config.namespaces, true);
   } catch (error) {
     pulumi.log.warn(`Cannot read the custom resources from the cluster (${(error as Error).message}); specs are not checked against what was last applied`);
     return undefined;
@@ -33,10 +33,9 @@ function readCandidates(config: StackConfig, state: ClusterState | undefined): {
 
 /**
  * From files, problems fail the run once everything else is applied (see providers/problems.ts). A
- * preview applies nothing: it fails at once, after registering what it would do.
+ * preview only logs them: `pulumi up` previews before it applies, and must get to apply the others.
  */
 function failOnProblems(platform: Platform, problems: string[]): void {
-  if (pulumi.runtime.isDryRun() && problems.length > 0) throw new pulumi.RunError(problemsError(problems).message);
   const components = [...Object.values(platform.trackingServers), ...Object.values(platform.easyServices)];
   new SpecProblems("problems", { problems }, { dependsOn: platform.status ? [platform.status] : components });
 }

@@ -101,8 +101,11 @@ export function pem(labels: readonly string[], what: string) {
 }
 
 /** An http or https URL with a host; the message quotes what was given. */
-/** A URL's text with any user name and password replaced by `(secret)`, for messages. */
-const withoutUserInfo = (text: string) => text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1(secret)@");
+/**
+ * A URL's text for messages: whatever stands before its last `@` (a user name and password, in a URL
+ * that parses or not) reads `(secret)`.
+ */
+const withoutUserInfo = (text: string) => (text.includes("@") ? `(secret)${text.slice(text.lastIndexOf("@"))}` : text);
 
 /**
  * An http(s) URL with a DNS host name and no user name or password: a credential in a URL would be

@@ -70,7 +70,8 @@ export function collectObjects(entries: readonly RawObject[]): Collected[] {
       return { ref: parsed.ref, file, raw, problems: [{ path: "metadata.name", message }] };
     }
     const namespace = parsed.ref.namespace;
-    const clash = childNames(parsed.object).find((child) => children.has(`${namespace} ${child}`));
+    const names = childNames(parsed.object);
+    const clash = names.find((child) => children.has(`${namespace} ${child}`));
     if (clash !== undefined) {
       const holder = children.get(`${namespace} ${clash}`)!;
       const message = `${JSON.stringify(parsed.ref.name)} would make the ${clash}, which ${holder.kind} ${namespace}/${holder.metadata.name} already has`;
@@ -85,7 +86,7 @@ export function collectObjects(entries: readonly RawObject[]): Collected[] {
       return { ref: parsed.ref, file, raw, problems };
     }
     for (const [port] of nodePortsOf(parsed.object)) nodePorts.set(port, parsed.object);
-    for (const child of childNames(parsed.object)) children.set(`${namespace} ${child}`, parsed.object);
+    for (const child of names) children.set(`${namespace} ${child}`, parsed.object);
     owners.set(key, parsed.object);
     return { ref: parsed.ref, file, raw, object: parsed.object, problems: [] };
   });

@@ -12,7 +12,7 @@ export interface SpecProblemsArgs {
 interface ProviderInputs { problems: string[] }
 
 /** The error a run with problems ends with. */
-export function problemsError(problems: readonly string[]): Error {
+function problemsError(problems: readonly string[]): Error {
   return new Error(`${problems.length} object(s) in the specs have problems; the others were applied:\n${problems.join("\n")}`);
 }
 

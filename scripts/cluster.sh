@@ -28,14 +28,16 @@ case "${1:-}" in
       done
     fi
     { read -r kubeconfig; read -r binaries; } <"$state/ready"
-    echo "export KUBECONFIG=$kubeconfig"
-    echo "export PATH=$binaries:\$PATH"
+    printf 'export KUBECONFIG=%q\n' "$kubeconfig"
+    printf 'export PATH=%q:"$PATH"\n' "$binaries"
     ;;
   down)
     if running; then
       pid=$(cat "$state/pid")
       kill "$pid"
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+      # It stops every process of the cluster first; after 30 s it is killed.
+      for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$state/pid" "$state/ready"
     ;;

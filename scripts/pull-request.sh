@@ -7,9 +7,9 @@
 # Exits non-zero with the problem lines when a spec is invalid; otherwise writes the preview to
 # $PREVIEW_FILE (default preview.txt) and prints it. Needs `pulumi` on PATH and the stack's backend.
 set -euo pipefail
-specs=${1:?usage: $0 <spec folder> [pulumi preview options]}
+specs=$(realpath -m "${1:?usage: $0 <spec folder> [pulumi preview options]}")
 shift
-preview=${PREVIEW_FILE:-preview.txt}
+preview=$(realpath -m "${PREVIEW_FILE:-preview.txt}")
 cd "$(dirname "$0")/.."
 
 npm run --silent validate -- "$specs"

@@ -3,15 +3,16 @@
 #
 #   eval "$(bash scripts/toolchain.sh)"
 #
-#   CRDSTACK_PULUMI_BIN   pulumi and pulumi-language-nodejs, at the version of @pulumi/pulumi in package-lock.json
+#   CRDSTACK_PULUMI_BIN   pulumi (the version of @pulumi/pulumi in package-lock.json) and pulumi-language-nodejs
 #   PULUMI_HOME           a Pulumi home of its own whose plugin cache holds pulumi-resource-kubernetes, at the
 #                         version of @pulumi/kubernetes, so no plugin is ever downloaded
 #   CRDSTACK_KUBE_BIN     kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok
 #
-# Each part comes from, in this order: an override variable naming an existing install (the names above,
-# and CRDSTACK_KUBERNETES_PROVIDER for a pulumi-resource-kubernetes binary); the cache (CRDSTACK_CACHE,
-# default ~/.cache/crdstack) keyed by version; or a build from the Go module proxy. What each build
-# takes, and at which version, is pinned by the go.mod and go.sum in scripts/toolchain/<part>/.
+# Each part comes from, in this order: an override variable naming an existing install
+# (CRDSTACK_PULUMI_BIN, CRDSTACK_KUBERNETES_PROVIDER for a pulumi-resource-kubernetes binary,
+# CRDSTACK_KUBE_BIN; CRDSTACK_PULUMI_HOME moves the Pulumi home); the cache (CRDSTACK_CACHE, default
+# ~/.cache/crdstack) keyed by version; or a build from the Go module proxy with Go 1.26 or later. What
+# each build takes, and at which version, is pinned by the go.mod and go.sum in scripts/toolchain/<part>/.
 # Progress goes to stderr, one line per part with its time.
 set -euo pipefail
 
@@ -35,9 +36,20 @@ has_all() {
 }
 
 # Runs a build into "$dir.tmp" and moves it to "$dir" only when it succeeded, with one line and its time.
+# Go 1.26 or later: the etcd and kwok modules ask for it.
+check_go() {
+  command -v go >/dev/null || die "building $1 needs Go 1.26 or later (https://go.dev/dl), or an install named by an override variable (see README)"
+  local version minor
+  version=$(go env GOVERSION)
+  minor=${version#go1.}; minor=${minor%%[.a-z]*}
+  [ "${version#go1.}" != "$version" ] && [ "$minor" -ge 26 ] 2>/dev/null ||
+    [ "$(go env GOTOOLCHAIN)" != local ] ||
+    die "building $1 needs Go 1.26 or later; this is $version with GOTOOLCHAIN=local (install a newer Go, or set GOTOOLCHAIN=auto to let go fetch one)"
+}
+
 build() {
   local what=$1 dir=$2; shift 2
-  command -v go >/dev/null || die "building $what needs Go 1.24 or later (https://go.dev/dl), or an install named by an override variable (see README)"
+  check_go "$what"
   local started=$SECONDS
   log "building $what into $dir"
   rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
@@ -49,7 +61,7 @@ build() {
 # `go build` in one of the modules of scripts/toolchain, static and without local paths.
 gobuild() {
   local module=$1 out=$2 ldflags=$3; shift 3
-  (cd "$modules/$module" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w $ldflags" -o "$out/" "$@")
+  (cd "$modules/$module" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags "-s -w $ldflags" -o "$out/" "$@")
 }
 
 # --- pulumi and pulumi-language-nodejs --------------------------------------------------------------
@@ -62,8 +74,8 @@ pulumi_version=$(locked @pulumi/pulumi)
 host_version=$(required language-nodejs github.com/pulumi/pulumi/sdk/v3)
 stamp() { echo "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$1"; }
 build_pulumi() {
-  gobuild pulumi "$1" "$(stamp "v$pulumi_version")" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-  gobuild language-nodejs "$1" "$(stamp "$host_version")" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+  gobuild pulumi "$1" "$(stamp "v$pulumi_version")" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi &&
+    gobuild language-nodejs "$1" "$(stamp "$host_version")" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
 }
 
 started=$SECONDS
@@ -96,15 +108,15 @@ build_provider() (
   out=$1
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  cp "$modules/kubernetes-provider/"{go.mod,go.sum,tools.go} "$work/"
-  info=$(cd "$work" && GONOSUMDB=$provider_module go mod download -json "$provider_module@$provider_commit")
+  cp "$modules/kubernetes-provider/"{go.mod,go.sum,tools.go} "$work/" &&
+    info=$(cd "$work" && GONOSUMDB=$provider_module go mod download -json "$provider_module@$provider_commit") || return 1
   dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$info")
   sum=$(sed -n 's/^[[:space:]]*"Sum": "\(.*\)",$/\1/p' <<<"$info")
   [ "$sum" = "$provider_sum" ] || { log "$provider_module@$provider_commit has hash $sum, expected $provider_sum"; return 1; }
-  cp -r "$dir" "$work/provider-src" && chmod -R u+w "$work/provider-src"
-  (cd "$work/provider-src/cmd/pulumi-resource-kubernetes" && VERSION=$provider_version GONOSUMDB=github.com/pulumi GOFLAGS=-mod=mod go run generate.go)
-  (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath \
-    -ldflags "-s -w -X $provider_module/pkg/version.Version=$provider_version" -o "$out/" "$provider_module/cmd/pulumi-resource-kubernetes")
+  cp -r "$dir" "$work/provider-src" && chmod -R u+w "$work/provider-src" &&
+    (cd "$work/provider-src/cmd/pulumi-resource-kubernetes" && VERSION=$provider_version GONOSUMDB=github.com/pulumi GOFLAGS="-mod=mod -buildvcs=false" go run generate.go) &&
+    (cd "$work" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath \
+      -ldflags "-s -w -X $provider_module/pkg/version.Version=$provider_version" -o "$out/" "$provider_module/cmd/pulumi-resource-kubernetes")
 )
 
 started=$SECONDS
@@ -117,8 +129,9 @@ else
   provider="$provider_dir/pulumi-resource-kubernetes"
 fi
 home=${CRDSTACK_PULUMI_HOME:-"$cache/pulumi-home"}
-if [ ! -x "$home/plugins/resource-kubernetes-v$provider_version/pulumi-resource-kubernetes" ]; then
-  PULUMI_HOME=$home PULUMI_SKIP_UPDATE_CHECK=true "$pulumi_bin/pulumi" plugin install resource kubernetes "$provider_version" --file "$provider" >&2
+# Installed again whenever the binary differs from the one installed (another build, an override).
+if ! cmp -s "$provider" "$home/plugins/resource-kubernetes-v$provider_version/pulumi-resource-kubernetes"; then
+  PULUMI_HOME=$home PULUMI_SKIP_UPDATE_CHECK=true "$pulumi_bin/pulumi" plugin install resource kubernetes "$provider_version" --file "$provider" --reinstall >&2
 fi
 log "pulumi-resource-kubernetes: v$provider_version in $home ($((SECONDS - started))s)"
 
@@ -128,6 +141,7 @@ etcd_version=$(required etcd go.etcd.io/etcd/server/v3)
 kwok_version=$(required kwok sigs.k8s.io/kwok)
 kube_tools=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
 
+# Every step of a build is chained with &&: `build` runs it as an `if` condition, where `set -e` is off.
 build_kube() {
   local minor=${kube_version#v1.}; minor=${minor%%.*}
   local v stamp=""
@@ -158,8 +172,4 @@ else
 fi
 log "Kubernetes: $("$kube_bin/kube-apiserver" --version), $("$kube_bin/etcd" --version | head -n 1), $("$kube_bin/kwok" --version | cut -d' ' -f1-3) in $kube_bin ($((SECONDS - started))s)"
 
-cat <<EOF
-export CRDSTACK_PULUMI_BIN=$pulumi_bin
-export PULUMI_HOME=$home
-export CRDSTACK_KUBE_BIN=$kube_bin
-EOF
+printf 'export %s=%q\n' CRDSTACK_PULUMI_BIN "$pulumi_bin" PULUMI_HOME "$home" CRDSTACK_KUBE_BIN "$kube_bin"

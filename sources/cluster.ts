@@ -95,9 +95,12 @@ const byCreation = (a: ListedObject, b: ListedObject) =>
 
 /**
  * Lists both kinds and the TLS Secrets: one LIST per kind across all namespaces, or one per kind and
- * namespace when `namespaces` is not empty. Secrets are listed by metadata only.
+ * namespace when `namespaces` is not empty. Secrets are listed by metadata only. With `missingKindsEmpty`
+ * (the files source, whose first run installs the CRDs) a kind the API server does not serve lists
+ * nothing; otherwise that is an error, never an empty list: an API server that has just started answers
+ * 404 until it serves the CRDs again, and an empty list would delete every object's children.
  */
-export async function readCluster(config: k8s.KubeConfig, namespaces: readonly string[]): Promise<ClusterState> {
+export async function readCluster(config: k8s.KubeConfig, namespaces: readonly string[], missingKindsEmpty = false): Promise<ClusterState> {
   const custom = config.makeApiClient(client().CustomObjectsApi);
   const scopes = namespaces.length === 0 ? [undefined] : [...namespaces];
   const objects: ListedObject[] = [];
@@ -109,8 +112,7 @@ export async function readCluster(config: k8s.KubeConfig, namespaces: readonly s
         ? custom.listClusterCustomObject({ group, version, plural })
         : custom.listNamespacedCustomObject({ group, version, plural, namespace })
       ).catch((error: { code?: number }) => {
-        // Before the first run installs the CRDs, the cluster has no such kind, and so no objects of it.
-        if (error.code === 404) return { items: [] };
+        if (error.code === 404 && missingKindsEmpty) return { items: [] };
         throw error;
       }) as { items: Record<string, any>[] };
       objects.push(...list.items.map((raw) => ({ kind, raw })));

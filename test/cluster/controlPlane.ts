@@ -108,49 +108,53 @@ export const INGRESS_ADDRESS = "127.0.0.1";
  * storage driver's provisioner would (the persistent-volume controller completes the binding), and
  * every Ingress an address, as an ingress controller would.
  */
-function standIns(server: string, token: string, dir: string): { stop(): void } {
+function standIns(server: string, token: string, dir: string): { stop(): Promise<void> } {
   let stopped = false;
+  const pass = async () => {
+    const claims = await call(server, token, "GET", "/api/v1/persistentvolumeclaims");
+    for (const claim of claims.body?.items ?? []) {
+      if (claim.spec.volumeName || claim.spec.storageClassName !== STORAGE_CLASS || claim.metadata.deletionTimestamp) continue;
+      const name = `pvc-${claim.metadata.uid}`;
+      const hostPath = path.join(dir, "volumes", name);
+      fs.mkdirSync(hostPath, { recursive: true });
+      await call(server, token, "POST", "/api/v1/persistentvolumes", {
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name, annotations: { "pv.kubernetes.io/provisioned-by": PROVISIONER } },
+        spec: {
+          capacity: { storage: claim.spec.resources.requests.storage },
+          accessModes: claim.spec.accessModes,
+          storageClassName: STORAGE_CLASS,
+          persistentVolumeReclaimPolicy: "Delete",
+          hostPath: { path: hostPath },
+          claimRef: { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: claim.metadata.namespace, name: claim.metadata.name, uid: claim.metadata.uid },
+        },
+      });
+    }
+    // A released volume would be deleted by the driver: do it here.
+    const volumes = await call(server, token, "GET", "/api/v1/persistentvolumes");
+    for (const volume of volumes.body?.items ?? []) {
+      if (volume.status?.phase === "Released" && volume.spec.storageClassName === STORAGE_CLASS) {
+        await call(server, token, "DELETE", `/api/v1/persistentvolumes/${volume.metadata.name}`);
+      }
+    }
+    const ingresses = await call(server, token, "GET", "/apis/networking.k8s.io/v1/ingresses");
+    for (const ingress of ingresses.body?.items ?? []) {
+      if ((ingress.status?.loadBalancer?.ingress ?? []).length > 0 || ingress.metadata.deletionTimestamp) continue;
+      const { namespace, name } = ingress.metadata;
+      const status = { loadBalancer: { ingress: [{ ip: INGRESS_ADDRESS }] } };
+      await call(server, token, "PUT", `/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses/${name}/status`, { ...ingress, status });
+    }
+  };
+  // A failed pass (the API server restarting, an object gone meanwhile) is retried by the next one.
   const loop = async () => {
     while (!stopped) {
-      const claims = await call(server, token, "GET", "/api/v1/persistentvolumeclaims");
-      for (const claim of claims.body?.items ?? []) {
-        if (claim.spec.volumeName || claim.spec.storageClassName !== STORAGE_CLASS || claim.metadata.deletionTimestamp) continue;
-        const name = `pvc-${claim.metadata.uid}`;
-        const hostPath = path.join(dir, "volumes", name);
-        fs.mkdirSync(hostPath, { recursive: true });
-        await call(server, token, "POST", "/api/v1/persistentvolumes", {
-          apiVersion: "v1",
-          kind: "PersistentVolume",
-          metadata: { name, annotations: { "pv.kubernetes.io/provisioned-by": PROVISIONER } },
-          spec: {
-            capacity: { storage: claim.spec.resources.requests.storage },
-            accessModes: claim.spec.accessModes,
-            storageClassName: STORAGE_CLASS,
-            persistentVolumeReclaimPolicy: "Delete",
-            hostPath: { path: hostPath },
-            claimRef: { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: claim.metadata.namespace, name: claim.metadata.name, uid: claim.metadata.uid },
-          },
-        });
-      }
-      // A released volume would be deleted by the driver: do it here.
-      const volumes = await call(server, token, "GET", "/api/v1/persistentvolumes");
-      for (const volume of volumes.body?.items ?? []) {
-        if (volume.status?.phase === "Released" && volume.spec.storageClassName === STORAGE_CLASS) {
-          await call(server, token, "DELETE", `/api/v1/persistentvolumes/${volume.metadata.name}`);
-        }
-      }
-      const ingresses = await call(server, token, "GET", "/apis/networking.k8s.io/v1/ingresses");
-      for (const ingress of ingresses.body?.items ?? []) {
-        if ((ingress.status?.loadBalancer?.ingress ?? []).length > 0 || ingress.metadata.deletionTimestamp) continue;
-        const { namespace, name } = ingress.metadata;
-        const status = { loadBalancer: { ingress: [{ ip: INGRESS_ADDRESS }] } };
-        await call(server, token, "PUT", `/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses/${name}/status`, { ...ingress, status });
-      }
+      await pass().catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
   };
-  void loop();
-  return { stop: () => void (stopped = true) };
+  const running = loop();
+  return { stop: () => ((stopped = true), running) };
 }
 
 export async function startControlPlane(): Promise<ControlPlane> {
@@ -165,6 +169,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
     const child = spawn(path.join(binaries, binary), args, { stdio: ["ignore", "pipe", "pipe"] });
     const lines: string[] = [];
     output.set(name, lines);
+    child.on("error", (error) => lines.push(`${binary}: ${error.message}\n`));
     const keep = (chunk: Buffer) => {
       lines.push(chunk.toString());
       if (lines.length > 200) lines.splice(0, lines.length - 200);
@@ -177,7 +182,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
   const kill = async (name: string) => {
     const child = processes.get(name);
     processes.delete(name);
-    if (child === undefined || child.exitCode !== null) return;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
@@ -185,7 +190,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
     clearTimeout(timer);
   };
   // Never leave processes behind, even when the test process dies on an error.
-  const killAllNow = () => processes.forEach((child) => child.exitCode === null && child.kill("SIGKILL"));
+  const killAllNow = () => processes.forEach((child) => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"));
   process.once("exit", killAllNow);
 
   const [etcdPort, peerPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
@@ -201,7 +206,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
   const kubeconfig = path.join(dir, "admin.kubeconfig");
   fs.writeFileSync(kubeconfig, kubeconfigYaml(server, adminToken));
   const admin = (method: string, urlPath: string, body?: unknown) => call(server, adminToken, method, urlPath, body);
-  let controllers: { stop(): void } | undefined;
+  let controllers: { stop(): Promise<void> } | undefined;
 
   try {
     start("etcd", "etcd", [
@@ -296,14 +301,14 @@ export async function startControlPlane(): Promise<ControlPlane> {
         await startApiServer();
       },
       async stop() {
-        controllers?.stop();
+        await controllers?.stop();
         for (const name of ["kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]) await kill(name);
         process.removeListener("exit", killAllNow);
         fs.rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (error) {
-    controllers?.stop();
+    await controllers?.stop();
     killAllNow();
     fs.rmSync(dir, { recursive: true, force: true });
     throw error;

@@ -21,7 +21,8 @@ export function parseExports(text: string): Record<string, string> {
   const values: Record<string, string> = {};
   for (const line of text.split("\n")) {
     const match = /^export ([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-    if (match) values[match[1]] = match[2];
+    // The values are shell-quoted (`printf %q`): undo the backslash escapes.
+    if (match) values[match[1]] = match[2].replace(/\\(.)/g, "$1");
   }
   return values;
 }

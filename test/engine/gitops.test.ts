@@ -32,7 +32,7 @@ after(async () => {
 
 /** Runs the script as the workflow does, with the stack's backend and config. */
 function pullRequest() {
-  return stack.exec("bash", [SCRIPT, specs.dir, ...stack.stackOptions], true);
+  return stack.exec("bash", [SCRIPT, specs.dir, ...stack.stackOptions], true, { PREVIEW_FILE: path.join(stack.folder, "preview.txt") });
 }
 
 /**
@@ -40,7 +40,7 @@ function pullRequest() {
  * line `~ kubernetes:<group/version>:<Kind>: (update)` followed by its `[urn=…::<namespace>/<name>]`.
  */
 function previewedChanges(text: string): string[] {
-  const steps = text.matchAll(/[-+~]+ kubernetes:\S*:(\w+): \(([\w-]+)\)\s*\n(?:\s*\[id=[^\]]*\]\s*\n)?\s*\[urn=[^\]]*::([^\]]+)\]/g);
+  const steps = text.matchAll(/[-+~]{1,2} ?kubernetes:\S*:(\w+): \(([\w-]+)\)\s*\n(?:\s*\[id=[^\]]*\]\s*\n)?\s*\[urn=[^\]]*::([^\]]+)\]/g);
   return [...steps].map(([, kind, , name]) => `${kind} ${name}`).sort();
 }
 

@@ -46,8 +46,9 @@ export interface StackOptions {
 function pulumiEnv(toolchain: Toolchain, folder: string, options: StackOptions): NodeJS.ProcessEnv {
   const keep = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("PULUMI_")));
   const nodeBin = path.dirname(process.execPath);
-  // pulumi-language-nodejs from the toolchain; the dynamic-provider host ships in @pulumi/pulumi.
-  const pathList = [toolchain.pulumiBin, path.join(PROJECT_ROOT, "node_modules", "@pulumi", "pulumi"), nodeBin, process.env.PATH ?? ""];
+  // pulumi-language-nodejs from the toolchain; the dynamic-provider host ships in @pulumi/pulumi. Pulumi
+  // prefers plugins on PATH to its plugin cache, so PATH holds nothing else but node and the system's tools.
+  const pathList = [toolchain.pulumiBin, path.join(PROJECT_ROOT, "node_modules", "@pulumi", "pulumi"), nodeBin, "/usr/bin", "/bin"];
   return {
     ...keep,
     PATH: pathList.join(path.delimiter),
@@ -89,8 +90,8 @@ export class PulumiStack {
   }
 
   /** Runs a command in the project with this stack's environment (its `pulumi` first on PATH). */
-  async exec(command: string, args: string[], allowFailure = false): Promise<RunResult> {
-    const child = spawn(command, args, { cwd: PROJECT_ROOT, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
+  async exec(command: string, args: string[], allowFailure = false, env: Record<string, string> = {}): Promise<RunResult> {
+    const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...this.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
@@ -129,12 +130,12 @@ export class PulumiStack {
   }
 
   up(...extra: string[]): Promise<RunResult> {
-    return this.run(this.withConfig(["up", "--yes", "--skip-preview", ...extra]));
+    return this.run(this.withConfig(["up", "--yes", ...extra]));
   }
 
   /** `pulumi up` whose failure is an outcome to look at, not an error. */
   tryUp(...extra: string[]): Promise<RunResult> {
-    return this.run(this.withConfig(["up", "--yes", "--skip-preview", ...extra]), true);
+    return this.run(this.withConfig(["up", "--yes", ...extra]), true);
   }
 
   refresh(...extra: string[]): Promise<RunResult> {

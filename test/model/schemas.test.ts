@@ -90,7 +90,12 @@ describe("bad specs", () => {
     for (const field of ["url", "s3_endpoint_url"]) {
       const parsed = parseObject({ apiVersion: "experiment.aiscope/v1alpha2", kind: "TrackingServer", metadata: { name: "mlflow" }, spec: { [field]: "https://admin:hunter2@mlflow.example.com/team" } });
       assert.ok(!parsed.ok);
-      assert.deepEqual(parsed.problems, [{ path: `spec.${field}`, message: '"https://(secret)@mlflow.example.com/team" has a user name or password: keep credentials out of URLs' }]);
+      assert.deepEqual(parsed.problems, [{ path: `spec.${field}`, message: '"(secret)@mlflow.example.com/team" has a user name or password: keep credentials out of URLs' }]);
+    }
+    for (const url of [" https://admin:hunter2@mlflow.example.com/", "https://admin:hun/ter2@mlflow.example.com/", "ftp://admin:hunter2@x"]) {
+      const parsed = parseObject({ apiVersion: "experiment.aiscope/v1alpha2", kind: "TrackingServer", metadata: { name: "mlflow" }, spec: { url } });
+      assert.ok(!parsed.ok);
+      assert.ok(!JSON.stringify(parsed.problems).includes("hun"), JSON.stringify(parsed.problems));
     }
   });
 });
