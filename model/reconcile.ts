@@ -2,7 +2,7 @@
 // otherwise the last spec that was applied (kept in the object's status), so that a bad edit never
 // removes or replaces what a good one made.
 import { CustomObject, ObjectRef, Problem } from "./objects";
-import { collectObjects, errorsOf, RawObject, SpecError } from "./specs";
+import { childNames, collectObjects, errorsOf, RawObject, SpecError } from "./specs";
 import { transitionProblems } from "./transitions";
 
 /** A raw object, and the spec last applied for it (from its status), if any. */
@@ -53,6 +53,28 @@ export function planObjects(candidates: readonly Candidate[]): { planned: Planne
     if (entry.object !== undefined && problems.length === 0) return { ...base, applied: entry.object, fallback: false };
     return { ...base, applied: previous, fallback: previous !== undefined };
   });
+  rejectTakersOfKeptNames(planned, collected.map((entry, i) => lastApplied(entry.ref, entry.raw, candidates[i].lastAppliedSpec)));
   const errors = errorsOf(planned.map((p, i) => ({ ...collected[i], problems: p.problems })));
   return { planned, errors };
+}
+
+/**
+ * The children of an object declared from its last applied spec stand in the cluster already, whatever
+ * the order of the objects: an object whose children would take one of their names is rejected (and
+ * declared from its own last applied spec, if it has one). `collectObjects` sees current specs only.
+ */
+function rejectTakersOfKeptNames(planned: Planned[], previous: readonly (CustomObject | undefined)[]): void {
+  const kept = new Map<string, Planned>();
+  for (const item of planned) {
+    if (item.fallback && item.applied !== undefined) for (const name of childNames(item.applied)) kept.set(`${item.ref.namespace} ${name}`, item);
+  }
+  planned.forEach((item, i) => {
+    if (item.fallback || item.applied === undefined) return;
+    const clash = childNames(item.applied).find((name) => kept.has(`${item.ref.namespace} ${name}`));
+    if (clash === undefined) return;
+    const holder = kept.get(`${item.ref.namespace} ${clash}`)!.ref;
+    item.problems = [{ path: "metadata.name", message: `${JSON.stringify(item.ref.name)} would make the ${clash}, which ${holder.kind} ${holder.namespace}/${holder.name} already has` }];
+    item.applied = previous[i];
+    item.fallback = previous[i] !== undefined;
+  });
 }

@@ -35,8 +35,8 @@ function nodePortsOf(object: CustomObject): [number, string][] {
   return (object.spec.ports ?? []).flatMap((port, i) => (port.nodePort === undefined ? [] : [[port.nodePort, `spec.ports[${i}].nodePort`] as [number, string]]));
 }
 
-/** `<Kind> <name>` of every child the object makes (child names do not depend on the stack's options). */
-function childNames(object: CustomObject): string[] {
+/** `<Kind> "<name>"` of every child the object makes (child names do not depend on the stack's options). */
+export function childNames(object: CustomObject): string[] {
   return childrenOf(object, { defaultImage: "-" }).map((child) => `${child.kind} ${JSON.stringify(child.metadata.name)}`);
 }
 
