@@ -3,15 +3,17 @@
 // registered with precomputed arguments under the same mocks (what the Pulumi SDK itself costs), and
 // (c) render. Each measurement runs in a fresh process; the three modes alternate, and the median of
 // the repetitions is reported, so that the ratios compare runs made side by side. Then the watcher's
-// trigger latency against a real API server (bench/latency.ts).
+// trigger latency against a real API server (bench/latency.ts), and the real engine against the test
+// cluster (bench/engine.ts; BENCH_ENGINE_SIZES, default 10,100; empty skips it).
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { measureEngine } from "./engine";
 import { measureLatency } from "./latency";
 import { writeSpecs } from "./specs";
 
-const SIZES = (process.env.BENCH_SIZES ?? "10,100,1000").split(",").map(Number);
+const SIZES = (process.env.BENCH_SIZES ?? "10,100,1000").split(",").filter(Boolean).map(Number);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const MODES = ["program", "floor", "render"] as const;
 type Mode = (typeof MODES)[number];
@@ -48,6 +50,8 @@ async function main(): Promise<void> {
     fs.rmSync(root, { recursive: true, force: true });
   }
   if (process.env.BENCH_LATENCY !== "0") console.log(await measureLatency(Number(process.env.BENCH_CHANGES ?? 200), 250));
+  const engineSizes = (process.env.BENCH_ENGINE_SIZES ?? "10,100").split(",").filter(Boolean).map(Number);
+  if (engineSizes.length > 0) console.log(await measureEngine(engineSizes));
 }
 
 main().catch((error) => {

@@ -6,7 +6,8 @@ import { dump } from "js-yaml";
 const CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
 const KEY = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n";
 
-export function writeSpecs(folder: string, count: number): void {
+/** Writes the specs; `storageClassName` names the class of their claims (the test cluster provisions `standard`). */
+export function writeSpecs(folder: string, count: number, storageClassName = "fast"): void {
   fs.mkdirSync(folder, { recursive: true });
   const documents: unknown[] = [];
   for (let i = 0; i < count; i++) {
@@ -17,7 +18,7 @@ export function writeSpecs(folder: string, count: number): void {
       metadata: { name: `mlflow-${i}`, namespace },
       spec: {
         size: 1, s3_endpoint_url: "http://minio:9000", aws_access_key: `key-${i}`, aws_secret_key: `secret-${i}`,
-        artifact_root: `s3://bucket-${i}/`, url: `https://mlflow-${i}.example.com/ui`, volumeSize: "10Gi", storageClassName: "fast",
+        artifact_root: `s3://bucket-${i}/`, url: `https://mlflow-${i}.example.com/ui`, volumeSize: "10Gi", storageClassName,
         cert: CERT, key: KEY,
       },
     });

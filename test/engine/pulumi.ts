@@ -40,6 +40,8 @@ export interface StackOptions {
   kubeconfig: string;
   /** More environment for the program (e.g. a service account's). */
   env?: Record<string, string>;
+  /** The Pulumi project's folder. @default this project */
+  projectDir?: string;
 }
 
 /** The environment of every pulumi command: nothing from the machine's own Pulumi set-up. */
@@ -67,6 +69,7 @@ function pulumiEnv(toolchain: Toolchain, folder: string, options: StackOptions):
 export class PulumiStack {
   readonly configFile: string;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly projectDir: string;
 
   constructor(
     private readonly toolchain: Toolchain,
@@ -77,6 +80,7 @@ export class PulumiStack {
   ) {
     this.configFile = path.join(folder, `Pulumi.${name}.yaml`);
     this.env = pulumiEnv(toolchain, folder, options);
+    this.projectDir = options.projectDir ?? PROJECT_ROOT;
   }
 
   /** Runs `pulumi <args>` on this stack; throws with the output when it fails, unless `allowFailure`. */
@@ -91,7 +95,7 @@ export class PulumiStack {
 
   /** Runs a command in the project with this stack's environment (its `pulumi` first on PATH). */
   async exec(command: string, args: string[], allowFailure = false, env: Record<string, string> = {}): Promise<RunResult> {
-    const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...this.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd: this.projectDir, env: { ...this.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
@@ -171,7 +175,7 @@ export async function newStack(toolchain: Toolchain, options: StackOptions): Pro
   const stack = new PulumiStack(toolchain, name, folder, options);
   await stack.run(["stack", "init", "--secrets-provider", "passphrase", "--no-select"]);
   // `stack init` writes the passphrase's salt next to Pulumi.yaml: move it to the stack's folder.
-  fs.renameSync(path.join(PROJECT_ROOT, `Pulumi.${name}.yaml`), stack.configFile);
+  fs.renameSync(path.join(options.projectDir ?? PROJECT_ROOT, `Pulumi.${name}.yaml`), stack.configFile);
   stack.setConfig(options.config);
   return stack;
 }
