@@ -79,10 +79,11 @@ export async function measureEngine(sizes: readonly number[]): Promise<string> {
     const kubectl = (...args: string[]) => execFileSync(path.join(controlPlane.binaries, "kubectl"), ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", maxBuffer: 1 << 28 });
     for (const size of sizes) {
       const folder = path.join(root, String(size));
-      writeSpecs(folder, size, "standard");
-      for (let i = 0; i < Math.min(size, 50); i++) kubectl("create", "namespace", `team-${i}`);
+      writeSpecs(folder, size, "standard", `bench${size}`);
+      const namespaces = Array.from({ length: Math.min(size, 50) }, (_, i) => `bench${size}-${i}`);
+      for (const namespace of namespaces) kubectl("create", "namespace", namespace);
       const program = await phases(await newStack(controlPlane.toolchain, { config: { specs: folder }, kubeconfig }), () => changeOne(folder));
-      writeSpecs(folder, size, "standard");
+      writeSpecs(folder, size, "standard", `bench${size}`);
       const manifests = path.join(root, `floor-${size}.json`);
       floorManifests(folder, manifests);
       const floorStack = await newStack(controlPlane.toolchain, { config: {}, kubeconfig, projectDir: path.join(__dirname, "floor"), env: { FLOOR_MANIFESTS: manifests } });
@@ -90,12 +91,12 @@ export async function measureEngine(sizes: readonly number[]): Promise<string> {
         changeOne(folder);
         floorManifests(folder, manifests);
       });
-      writeSpecs(folder, size, "standard");
+      writeSpecs(folder, size, "standard", `bench${size}`);
       const rendered = path.join(root, `render-${size}.yaml`);
       fs.writeFileSync(rendered, cli(["render", "--show-secrets", folder]).stdout);
       const applyFirst = await timed(async () => kubectl("apply", "--server-side", "-f", rendered));
       const applyAgain = await timed(async () => kubectl("apply", "--server-side", "-f", rendered));
-      for (let i = 0; i < Math.min(size, 50); i++) kubectl("delete", "namespace", `team-${i}`, "--wait=false");
+      kubectl("delete", "namespace", ...namespaces, "--wait=false");
       const row = (what: string, p: Phases) => `${`${size}+${size}`.padEnd(15)} ${what.padEnd(17)} ${seconds(p.preview).padStart(13)} ${seconds(p.up).padStart(10)} ${seconds(p.noop).padStart(10)} ${seconds(p.change).padStart(15)}`;
       const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
       lines.push(row("program", program), row("floor", floor));

@@ -6,12 +6,15 @@ import { dump } from "js-yaml";
 const CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
 const KEY = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n";
 
-/** Writes the specs; `storageClassName` names the class of their claims (the test cluster provisions `standard`). */
-export function writeSpecs(folder: string, count: number, storageClassName = "fast"): void {
+/**
+ * Writes the specs, in 50 namespaces `<prefix>-<i>`; `storageClassName` names the class of their claims
+ * (the test cluster provisions `standard`).
+ */
+export function writeSpecs(folder: string, count: number, storageClassName = "fast", prefix = "team"): void {
   fs.mkdirSync(folder, { recursive: true });
   const documents: unknown[] = [];
   for (let i = 0; i < count; i++) {
-    const namespace = `team-${i % 50}`;
+    const namespace = `${prefix}-${i % 50}`;
     documents.push({
       apiVersion: "experiment.aiscope/v1alpha2",
       kind: "TrackingServer",
