@@ -45,15 +45,16 @@ function lastApplied(ref: ObjectRef, raw: unknown, spec: Record<string, unknown>
 
 export function planObjects(candidates: readonly Candidate[]): { planned: Planned[]; errors: SpecError[] } {
   const collected = collectObjects(candidates);
+  const lastSpecs = collected.map((entry, i) => lastApplied(entry.ref, entry.raw, candidates[i].lastAppliedSpec));
   const planned = collected.map((entry, i): Planned => {
     const { uid = candidates[i].uid, generation } = metadataOf(entry.raw);
-    const previous = lastApplied(entry.ref, entry.raw, candidates[i].lastAppliedSpec);
+    const previous = lastSpecs[i];
     const problems = entry.object === undefined ? entry.problems : transitionProblems(previous, entry.object);
     const base = { ref: entry.ref, file: entry.file, uid, generation, problems };
     if (entry.object !== undefined && problems.length === 0) return { ...base, applied: entry.object, fallback: false };
     return { ...base, applied: previous, fallback: previous !== undefined };
   });
-  rejectTakersOfKeptNames(planned, collected.map((entry, i) => lastApplied(entry.ref, entry.raw, candidates[i].lastAppliedSpec)));
+  rejectTakersOfKeptNames(planned, lastSpecs);
   const errors = errorsOf(planned.map((p, i) => ({ ...collected[i], problems: p.problems })));
   return { planned, errors };
 }
