@@ -72,9 +72,21 @@ export function ownerOf(
  * manifest has the shape of, as the test comparing the program with `render` checks.
  */
 export function owned<A>(manifest: Manifest, owner: Owner | undefined): A {
-  const metadata = owner === undefined ? manifest.metadata : { ...manifest.metadata, ownerReferences: [owner] };
+  const withOwner = owner === undefined ? manifest.metadata : { ...manifest.metadata, ownerReferences: [owner] };
+  const metadata = UNAWAITED_KINDS.has(manifest.kind) ? { ...withOwner, annotations: { ...withOwner.annotations, [SKIP_AWAIT]: "true" } } : withOwner;
   return { ...manifest, metadata } as A;
 }
+
+/** The provider's annotation that makes it record the object its apply returned instead of awaiting one. */
+export const SKIP_AWAIT = "pulumi.com/skipAwait";
+
+/**
+ * Kinds whose await in the Kubernetes provider records whatever object its informer delivers first,
+ * which can be the version from before the update: Pulumi's state then misses the change and the next
+ * preview shows it again. Their readiness is not what a custom resource's status reports, so the
+ * provider keeps the object its server-side apply returned. (Deletions are still awaited.)
+ */
+const UNAWAITED_KINDS = new Set(["Service", "Ingress"]);
 
 /** A Secret's arguments (built with `stringData`), with every value marked secret. */
 export function secretArgs(manifest: Manifest, owner: Owner | undefined): k8s.core.v1.SecretArgs {

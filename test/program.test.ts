@@ -10,6 +10,7 @@ import { recordResources, settled, unwrapSecrets, valueOf } from "./mocks";
 const registered = recordResources();
 import { run } from "../cli/main";
 import { documentsOf, EXAMPLES, ROOT } from "./helpers";
+import { SKIP_AWAIT } from "../components/children";
 
 type Program = () => Promise<Record<string, any>>;
 
@@ -22,10 +23,16 @@ async function runProgram(config: Record<string, string>) {
   return outputs;
 }
 
-/** A comparable key and body for a Kubernetes object, without the ownerReferences only the program knows. */
+/**
+ * A comparable key and body for a Kubernetes object, without what only the program adds: the
+ * ownerReferences and the provider's skipAwait annotation (which must be "true" where it is set).
+ */
 function comparable(manifest: Record<string, any>) {
-  const { ownerReferences, ...metadata } = manifest.metadata;
+  const { ownerReferences, annotations, ...metadata } = manifest.metadata;
   void ownerReferences;
+  const { [SKIP_AWAIT]: skipAwait, ...others } = annotations ?? {};
+  assert.ok(skipAwait === undefined || skipAwait === "true", `${SKIP_AWAIT}: ${skipAwait}`);
+  if (Object.keys(others).length > 0) metadata.annotations = others;
   return [`${manifest.kind} ${metadata.namespace ?? ""}/${metadata.name}`, { ...manifest, metadata }] as const;
 }
 
