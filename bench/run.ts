@@ -4,7 +4,7 @@
 // (c) render. Each measurement runs in a fresh process; the three modes alternate, and the median of
 // the repetitions is reported, so that the ratios compare runs made side by side. Then the watcher's
 // trigger latency against a real API server (bench/latency.ts), and the real engine against the test
-// cluster (bench/engine.ts; BENCH_ENGINE_SIZES, default 10; empty skips it).
+// cluster (bench/engine.ts; BENCH_ENGINE_SIZES, default 10,100; empty skips it).
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     fs.rmSync(root, { recursive: true, force: true });
   }
   if (process.env.BENCH_LATENCY !== "0") console.log(await measureLatency(Number(process.env.BENCH_CHANGES ?? 200), 250));
-  const engineSizes = (process.env.BENCH_ENGINE_SIZES ?? "10").split(",").filter(Boolean).map(Number);
+  const engineSizes = (process.env.BENCH_ENGINE_SIZES ?? "10,100").split(",").filter(Boolean).map(Number);
   if (engineSizes.length > 0) console.log(await measureEngine(engineSizes));
 }
 

@@ -12,6 +12,16 @@ export const PORT_NAME = "server";
 export const DEFAULT_BACKEND_URI = `sqlite:///${DATA_DIR}/mlflow.db`;
 export const DEFAULT_ARTIFACT_ROOT = `${DATA_DIR}/artifacts`;
 
+/**
+ * The server container's resources unless the spec sets its own: measured with MLflow 3.1.1 (gunicorn,
+ * 4 workers) logging runs, metrics and artifacts (test/mlflow).
+ */
+export const DEFAULT_RESOURCES = { requests: { cpu: "250m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } };
+
+/** The startup probe: MLflow may take this long to answer its first /health. */
+export const STARTUP_PROBE = { periodSeconds: 5, failureThreshold: 60 };
+export const STARTUP_BUDGET_SECONDS = STARTUP_PROBE.periodSeconds * STARTUP_PROBE.failureThreshold;
+
 export interface TrackingServerOptions {
   /** Image for specs that set none. */
   defaultImage: string;
@@ -109,7 +119,7 @@ export function ingress(object: TrackingServer, options: TrackingServerOptions):
   return { apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: childMetadata(object, object.metadata.name, labels(object)), spec };
 }
 
-/** Host headers MLflow 3 accepts: the public host and the Service's cluster names, with any port. */
+/** Host headers the server accepts (MLflow 3.5 on; 3.1 ignores the setting): the public host and the Service's cluster names, with any port. */
 export function allowedHosts(object: TrackingServer): string {
   const { name, namespace } = object.metadata;
   const hosts = [name, `${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`, "localhost", "127.0.0.1"];
@@ -118,11 +128,14 @@ export function allowedHosts(object: TrackingServer): string {
 }
 
 export function serverCommand(object: TrackingServer): string[] {
-  const { artifact_root, url } = object.spec;
+  const { artifact_root, url, serveArtifacts } = object.spec;
   const command = ["mlflow", "server", "--host", "0.0.0.0", "--port", String(MLFLOW_PORT)];
   // Kubernetes expands $(VAR) from the container's env, so the URI stays in the Secret.
   command.push("--backend-store-uri", `$(${BACKEND_URI_ENV})`);
-  command.push("--default-artifact-root", artifact_root ?? DEFAULT_ARTIFACT_ROOT);
+  // Served, runs get `mlflow-artifacts:/` URIs that clients resolve through the server; otherwise each
+  // client writes to the root itself.
+  if (serveArtifacts === false) command.push("--no-serve-artifacts", "--default-artifact-root", artifact_root ?? DEFAULT_ARTIFACT_ROOT);
+  else command.push("--serve-artifacts", "--artifacts-destination", artifact_root ?? DEFAULT_ARTIFACT_ROOT);
   const prefix = servedPath(url);
   if (prefix !== "") command.push("--static-prefix", prefix);
   return command;
@@ -145,13 +158,12 @@ function environment(object: TrackingServer) {
 
 export function deployment(object: TrackingServer, options: TrackingServerOptions): Manifest {
   const persistent = volumeClaim(object) !== undefined;
-  // The kubelet probes the pod IP, which MLflow 3's host check would reject: probe as localhost.
-  const probe = (initialDelaySeconds: number) => ({
-    httpGet: { path: `${servedPath(object.spec.url)}/health`, port: PORT_NAME, httpHeaders: [{ name: "Host", value: "localhost" }] },
-    initialDelaySeconds,
-    periodSeconds: 10,
+  // MLflow serves /health at the root whatever its --static-prefix. The kubelet probes the pod IP, which
+  // the Host check of later MLflow versions (3.5 on) rejects: probe as localhost.
+  const health = {
+    httpGet: { path: "/health", port: PORT_NAME, httpHeaders: [{ name: "Host", value: "localhost" }] },
     timeoutSeconds: 5,
-  });
+  };
   // The two kinds of volume have different names: a server-side apply that turns one into the other
   // then replaces the list entry instead of merging two volume sources into one.
   const data = persistent ? { name: "data", persistentVolumeClaim: { claimName: object.metadata.name } } : { name: "scratch", emptyDir: {} };
@@ -162,8 +174,12 @@ export function deployment(object: TrackingServer, options: TrackingServerOption
     ports: [{ name: PORT_NAME, containerPort: MLFLOW_PORT, protocol: "TCP" }],
     env: environment(object),
     volumeMounts: [{ name: data.name, mountPath: DATA_DIR }],
-    readinessProbe: probe(5),
-    livenessProbe: probe(30),
+    resources: object.spec.resources ?? DEFAULT_RESOURCES,
+    // A first start creates the database (MLflow runs its migrations), later ones may upgrade it: the
+    // other probes wait until the server has answered once, for up to STARTUP_BUDGET_SECONDS.
+    startupProbe: { ...health, periodSeconds: STARTUP_PROBE.periodSeconds, failureThreshold: STARTUP_PROBE.failureThreshold },
+    readinessProbe: { ...health, periodSeconds: 10 },
+    livenessProbe: { ...health, periodSeconds: 10, failureThreshold: 3 },
   };
   return {
     apiVersion: "apps/v1",

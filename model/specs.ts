@@ -35,6 +35,14 @@ function nodePortsOf(object: CustomObject): [number, string][] {
   return (object.spec.ports ?? []).flatMap((port, i) => (port.nodePort === undefined ? [] : [[port.nodePort, `spec.ports[${i}].nodePort`] as [number, string]]));
 }
 
+/**
+ * The host whose `/api` a TrackingServer claims: MLflow cannot serve its REST API under a path, so the
+ * Ingress of a server under `https://host/team` routes the host's `/api` to it too.
+ */
+function apiHostOf(object: CustomObject): string | undefined {
+  return object.kind === "TrackingServer" && object.spec.url !== undefined ? new URL(object.spec.url).hostname : undefined;
+}
+
 /** `<Kind> "<name>"` of every child the object makes (child names do not depend on the stack's options). */
 export function childNames(object: CustomObject): string[] {
   return childrenOf(object, { defaultImage: "-" }).map((child) => `${child.kind} ${JSON.stringify(child.metadata.name)}`);
@@ -53,13 +61,15 @@ export interface Collected {
  * Parses every object, then rejects the later of two objects that would clash in the cluster: the same
  * namespace and name, of either kind (both would make a Deployment and a Service of that name), a child
  * with the name of another object's child (TrackingServer `a` has the Secret `a-credentials`, which a
- * TrackingServer `a-credentials` with a certificate would take for its TLS Secret), or the same NodePort,
- * which is allocated cluster-wide.
+ * TrackingServer `a-credentials` with a certificate would take for its TLS Secret), the same NodePort,
+ * which is allocated cluster-wide, or a TrackingServer URL on a host that already serves another one's
+ * REST API (ingress controllers route a host's paths across namespaces).
  */
 export function collectObjects(entries: readonly RawObject[]): Collected[] {
   const owners = new Map<string, CustomObject>();
   const children = new Map<string, CustomObject>();
   const nodePorts = new Map<number, CustomObject>();
+  const apiHosts = new Map<string, CustomObject>();
   return entries.map(({ raw, file }) => {
     const parsed = parseObject(raw);
     if (!parsed.ok) return { ref: parsed.ref, file, raw, problems: parsed.problems };
@@ -85,6 +95,13 @@ export function collectObjects(entries: readonly RawObject[]): Collected[] {
       });
       return { ref: parsed.ref, file, raw, problems };
     }
+    const host = apiHostOf(parsed.object);
+    const server = host === undefined ? undefined : apiHosts.get(host);
+    if (server !== undefined) {
+      const message = `the host ${host} already serves the REST API (/api) of TrackingServer ${server.metadata.namespace}/${server.metadata.name}, and MLflow cannot serve its API under a path: give each server a host of its own`;
+      return { ref: parsed.ref, file, raw, problems: [{ path: "spec.url", message }] };
+    }
+    if (host !== undefined) apiHosts.set(host, parsed.object);
     for (const [port] of nodePortsOf(parsed.object)) nodePorts.set(port, parsed.object);
     for (const child of names) children.set(`${namespace} ${child}`, parsed.object);
     owners.set(key, parsed.object);

@@ -2,6 +2,7 @@
 // those of the original controller, so existing objects parse unchanged.
 import { z } from "zod";
 import { httpUrl, imageReference, matching, pem, quantityString, quantityValue, quote, strictObject, wholeNumber, DNS_SUBDOMAIN } from "./common";
+import { ResourceRequirements } from "./easyService";
 
 export const TRACKING_SERVER = {
   group: "experiment.aiscope",
@@ -28,8 +29,14 @@ export const TrackingServerSpec = strictObject({
   aws_access_key: noSpaces("an access key id without spaces", true).optional().describe("S3 access key id"),
   /** S3 secret key; stored in the `<name>-credentials` Secret, never in the pod spec. */
   aws_secret_key: noSpaces("a secret key without spaces", true).optional().describe("S3 secret access key"),
-  /** `--default-artifact-root`. @default `/mlflow/artifacts` */
-  artifact_root: noSpaces("an artifact URI without spaces").optional().describe("Default artifact root (default /mlflow/artifacts)"),
+  /** Where artifacts are stored: `--artifacts-destination` when the server serves them, else `--default-artifact-root`. @default `/mlflow/artifacts` */
+  artifact_root: noSpaces("an artifact URI without spaces").optional().describe("Artifact store: where the server keeps artifacts it serves, or the root clients write to with serveArtifacts: false (default /mlflow/artifacts)"),
+  /**
+   * The server stores and serves artifacts (`--serve-artifacts`): clients upload and download through its
+   * REST API and need no access to the store. `false` makes clients write to `artifact_root` themselves.
+   * @default true
+   */
+  serveArtifacts: z.boolean().optional().describe("Clients upload and download artifacts through the server (default true); false: clients use artifact_root directly"),
   /** `--backend-store-uri`; it may hold a database password, so it reaches the pod through the credentials Secret. @default `sqlite:////mlflow/mlflow.db` */
   backend_uri: noSpaces("a database URI without spaces", true).optional().describe("Backend store URI (default sqlite:////mlflow/mlflow.db)"),
   /** Public URL; an Ingress for its host and path is created when set. */
@@ -47,6 +54,8 @@ export const TrackingServerSpec = strictObject({
   s3CredentialsSecret: matching(DNS_SUBDOMAIN, "a Secret name", 253).optional().describe("Existing Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, instead of aws_access_key/aws_secret_key"),
   /** PEM certificate for the Ingress TLS Secret; needs `key`. */
   cert: pem(["CERTIFICATE"], "certificate").optional().describe("PEM certificate for the Ingress; needs key"),
+  /** Compute resources of the server container; when set, they replace the defaults as a whole. @default see DEFAULT_RESOURCES */
+  resources: ResourceRequirements.optional().describe("Compute resources (limits, requests) of the server container; replaces the defaults as a whole"),
   /** PEM private key for the Ingress TLS Secret; needs `cert`. */
   key: pem(["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"], "private key").optional().describe("PEM private key for the Ingress; needs cert"),
 }).superRefine((spec, ctx) => {
@@ -61,8 +70,26 @@ export const TrackingServerSpec = strictObject({
       ctx.addIssue({ code: "custom", path: [missing], message: `Only one of \`${a}\` or \`${b}\` is set: set both or neither` });
     }
   }
+  if (spec.size > 1 && isFileStore(spec.backend_uri)) {
+    const backend = spec.backend_uri === undefined ? "the default SQLite backend" : "a file-based backend_uri";
+    const message = `${spec.size} replicas with ${backend} would each have a database of their own behind one Service: set backend_uri to a database server (postgresql://, mysql://, mssql://) or size to 0 or 1`;
+    ctx.addIssue({ code: "custom", path: ["size"], message });
+  }
+  if (spec.serveArtifacts === false && isFileStore(spec.artifact_root)) {
+    const message = "false makes clients write artifacts to artifact_root themselves, which then must be a store they reach (s3://, gs://, wasbs://, …), not a folder of the server";
+    ctx.addIssue({ code: "custom", path: ["serveArtifacts"], message });
+  }
   if (spec.s3CredentialsSecret !== undefined && spec.aws_access_key !== undefined) {
     ctx.addIssue({ code: "custom", path: ["s3CredentialsSecret"], message: "Only one of `s3CredentialsSecret` or `aws_access_key`/`aws_secret_key` may be set" });
   }
 });
 export type TrackingServerSpec = z.infer<typeof TrackingServerSpec>;
+
+/**
+ * Whether a backend or artifact URI is a file of the server: unset (the defaults on the volume), `sqlite:`,
+ * `file:` or a plain path. Anything with another scheme names a server (a database, an object store).
+ */
+export function isFileStore(uri: string | undefined): boolean {
+  const scheme = uri === undefined ? "file" : /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(uri)?.[1]?.toLowerCase();
+  return scheme === undefined || scheme === "file" || scheme === "sqlite";
+}

@@ -15,5 +15,10 @@ const definitions = crds.map((crd) => registerManifest(crd, { retainOnDelete: tr
 for (const { object, custom, children } of entries) {
   const resource = registerManifest(custom!, { dependsOn: definitions }) as unknown as { metadata: pulumi.Output<{ uid: string }> };
   const owner = resource.metadata.apply((metadata) => ownerReference(object!, metadata.uid));
-  for (const child of children) registerManifest(owned<Manifest>(child, owner), {});
+  // The program's order: a Deployment after the Secrets and the claim its pods use, so that a destroy
+  // deletes the pods before their claim (whose protection finalizer waits for them).
+  const used = children.filter((child) => child.kind === "Secret" || child.kind === "PersistentVolumeClaim").map((child) => registerManifest(owned<Manifest>(child, owner), {}));
+  for (const child of children.filter((c) => c.kind !== "Secret" && c.kind !== "PersistentVolumeClaim")) {
+    registerManifest(owned<Manifest>(child, owner), { dependsOn: child.kind === "Deployment" ? used : [] });
+  }
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { buildTrackingServer, serverCommand } from "../../builders/trackingServer";
+import { buildTrackingServer, DEFAULT_RESOURCES, serverCommand, STARTUP_BUDGET_SECONDS } from "../../builders/trackingServer";
 import { PEM, trackingServer } from "../helpers";
 
 const options = { defaultImage: "ghcr.io/mlflow/mlflow:v3.1.1" };
@@ -30,8 +30,16 @@ describe("TrackingServer defaults", () => {
   test("the command is mlflow server on 0.0.0.0:5000", () => {
     assert.deepEqual(container(children).command, [
       "mlflow", "server", "--host", "0.0.0.0", "--port", "5000",
-      "--backend-store-uri", "$(MLFLOW_BACKEND_STORE_URI)", "--default-artifact-root", "/mlflow/artifacts",
+      "--backend-store-uri", "$(MLFLOW_BACKEND_STORE_URI)", "--serve-artifacts", "--artifacts-destination", "/mlflow/artifacts",
     ]);
+  });
+
+  test("the container has the default resources and a startup probe that holds the others back", () => {
+    assert.deepEqual(container(children).resources, DEFAULT_RESOURCES);
+    const { startupProbe, readinessProbe, livenessProbe } = container(children);
+    assert.equal(startupProbe.periodSeconds * startupProbe.failureThreshold, STARTUP_BUDGET_SECONDS);
+    assert.equal(readinessProbe.initialDelaySeconds, undefined);
+    assert.equal(livenessProbe.initialDelaySeconds, undefined);
   });
 
   test("the Service is ClusterIP on port 5000 named server", () => {
@@ -85,11 +93,21 @@ describe("TrackingServer with every field", () => {
     assert.deepEqual(ingress.tls, [{ hosts: ["mlflow.example.com"], secretName: "mlflow" }]);
   });
 
-  test("the server runs under the URL path", () => {
+  test("the server runs under the URL path and serves the artifacts of artifact_root; /health stays at the root", () => {
     const command = serverCommand(trackingServer(spec));
-    assert.deepEqual(command.slice(command.indexOf("--default-artifact-root"), -2), ["--default-artifact-root", "s3://bucket/"]);
+    assert.deepEqual(command.slice(command.indexOf("--serve-artifacts"), -2), ["--serve-artifacts", "--artifacts-destination", "s3://bucket/"]);
     assert.deepEqual(command.slice(command.indexOf("--static-prefix")), ["--static-prefix", "/team-a"]);
-    assert.equal(container(children).readinessProbe.httpGet.path, "/team-a/health");
+    assert.equal(container(children).readinessProbe.httpGet.path, "/health");
+  });
+
+  test("serveArtifacts: false makes artifact_root the root clients write to", () => {
+    const command = serverCommand(trackingServer({ ...spec, serveArtifacts: false }));
+    assert.deepEqual(command.slice(command.indexOf("--no-serve-artifacts"), -2), ["--no-serve-artifacts", "--default-artifact-root", "s3://bucket/"]);
+  });
+
+  test("resources in the spec replace the defaults", () => {
+    const resources = { requests: { cpu: "1", memory: "4Gi" }, limits: { memory: "8Gi" } };
+    assert.deepEqual(container(buildTrackingServer(trackingServer({ ...spec, resources }), options)).resources, resources);
   });
 
   test("secrets reach the container only through secretKeyRef", () => {

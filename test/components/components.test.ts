@@ -78,7 +78,7 @@ describe("TrackingServer component", () => {
   });
 
   test("a spec without secret fields stays readable", async () => {
-    new TrackingServer("plain/ts", { object: trackingServer({ size: 2 }, "ts", "plain"), options, source: files });
+    new TrackingServer("plain/ts", { object: trackingServer({ size: 0 }, "ts", "plain"), options, source: files });
     await settled();
     const paths: string[] = [];
     unwrapSecrets(childrenOf("plain", "ts").TrackingServer.inputs, "", paths);

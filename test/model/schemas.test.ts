@@ -35,7 +35,7 @@ describe("defaults", () => {
   });
 
   test("custom values are kept", () => {
-    const spec = { size: 3, image: "ghcr.io/mlflow/mlflow:v2.22.0", url: "https://mlflow.example.com", volumeSize: "5Gi", storageClassName: "fast", ...PEM };
+    const spec = { size: 1, image: "ghcr.io/mlflow/mlflow:v2.22.0", url: "https://mlflow.example.com", volumeSize: "5Gi", storageClassName: "fast", ...PEM };
     assert.deepEqual(trackingServer(spec).spec, spec);
   });
 });
@@ -134,6 +134,19 @@ describe("collecting objects", () => {
     const specs = collectSpecs([{ raw: withPort("first", "a") }, { raw: withPort("second", "b") }]);
     assert.deepEqual(specs.objects.map((o) => o.metadata.name), ["first"]);
     assert.deepEqual(specs.errors.map(formatError), ["EasyService b/second: spec.ports[0].nodePort: 31002 is already used by EasyService a/first"]);
+  });
+
+  test("a TrackingServer on a host whose /api another one serves is rejected, whatever the paths and namespaces", () => {
+    const at = (name: string, namespace: string, url: string) => ({ ...ts(name), metadata: { name, namespace }, spec: { url } });
+    const specs = collectSpecs([
+      { raw: at("one", "a", "https://ml.example.com/one") },
+      { raw: at("two", "b", "https://ml.example.com/two") },
+      { raw: at("root", "c", "http://ml.example.com") },
+      { raw: at("own", "c", "https://own.example.com/x") },
+    ]);
+    assert.deepEqual(specs.objects.map((o) => o.metadata.name), ["one", "own"]);
+    const message = () => `spec.url: the host ml.example.com already serves the REST API (/api) of TrackingServer a/one, and MLflow cannot serve its API under a path: give each server a host of its own`;
+    assert.deepEqual(specs.errors.map(formatError), [`TrackingServer b/two: ${message()}`, `TrackingServer c/root: ${message()}`]);
   });
 
   test("a YAML syntax error names the file and document, and costs only that document", () => {

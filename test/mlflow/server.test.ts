@@ -1,0 +1,169 @@
+// The MLflow server a TrackingServer renders, run for real: MLflow from PyPI at the default image's
+// version (scripts/python-tools.sh), started from the rendered Deployment the way the kubelet would
+// (kubelet.ts), reached through the rendered Ingress (ingress.ts) by the Python MLflow client.
+import assert from "node:assert/strict";
+import { ChildProcess, execFile, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { buildTrackingServer, DEFAULT_RESOURCES, STARTUP_BUDGET_SECONDS, TrackingServerChildren } from "../../builders/trackingServer";
+import { quantityValue } from "../../model/common";
+import { DEFAULT_MLFLOW_IMAGE } from "../../model/config";
+import { trackingServer } from "../helpers";
+import { startIngress } from "./ingress";
+import { awaitStartup, fetchWithHost, Manifest, probe, runContainer, RunningContainer } from "./kubelet";
+import { PythonTools, usePythonTools } from "./pythonTools";
+
+let tools: PythonTools;
+before(() => {
+  tools = usePythonTools();
+});
+
+const HOST = "mlflow.example.com";
+
+/** The Service port an Ingress names, through its targetPort, to the container's loopback port. */
+function backends(children: TrackingServerChildren, running: RunningContainer) {
+  return (service: string, port: string | number) => {
+    assert.equal(service, children.service.metadata.name, "the Ingress names the server's Service");
+    const servicePort = (children.service as Manifest).spec.ports.find((p: Manifest) => p.name === port || p.port === port);
+    assert.ok(servicePort, `the Service has a port ${port}`);
+    return running.port(servicePort.targetPort);
+  };
+}
+
+/** Runs the Python MLflow client (client.py) with `env`; resolves with the JSON it prints. */
+function runClient(env: Record<string, string>, content: string): Promise<Record<string, any>> {
+  const python = path.join(tools.mlflow, "bin", "python");
+  return new Promise((resolve, reject) => {
+    execFile(python, [path.join(__dirname, "client.py"), content], { env: { PATH: "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`client.py failed: ${error.message}\n${stderr.slice(-3000)}`));
+      resolve(JSON.parse(stdout.trim().split("\n").pop()!));
+    });
+  });
+}
+
+/** Starts the rendered server, waiting for its startup probe; returns it and the seconds that took. */
+async function startServer(children: TrackingServerChildren, imageEnv: Record<string, string> = {}) {
+  const started = Date.now();
+  const running = await runContainer(children.deployment, { secrets: [children.credentials], image: tools.mlflow, imageEnv });
+  const container = (children.deployment as Manifest).spec.template.spec.containers[0];
+  const seconds = await awaitStartup(container, running, started).catch(async (error) => {
+    await running.stop();
+    throw error;
+  });
+  return { running, container, seconds };
+}
+
+describe(`the rendered MLflow server, run for real (MLflow from PyPI at the version of ${DEFAULT_MLFLOW_IMAGE})`, () => {
+  const object = trackingServer({ url: `https://${HOST}/team`, volumeSize: "1Gi", storageClassName: "standard" }, "mlflow", "team-a");
+  const children = buildTrackingServer(object, { defaultImage: DEFAULT_MLFLOW_IMAGE });
+  let running: RunningContainer;
+  let container: Manifest;
+  let ingress: { port: number; close(): Promise<void> };
+
+  before(async () => {
+    const server = await startServer(children);
+    ({ running, container } = server);
+    console.log(`# first start, creating the database: ${server.seconds.toFixed(1)} s to the first /health (startup budget ${STARTUP_BUDGET_SECONDS} s)`);
+    // The kubelet probes once per period: it sees the success at the next period at the latest.
+    assert.ok(server.seconds + container.startupProbe.periodSeconds <= STARTUP_BUDGET_SECONDS, `${server.seconds} s`);
+    ingress = await startIngress([children.ingress!], backends(children, running));
+  });
+
+  after(async () => {
+    await ingress?.close();
+    await running?.stop();
+  });
+
+  test("the Deployment's own probes pass: startup, readiness and liveness, with their path, port and Host header", async () => {
+    for (const kind of ["startupProbe", "readinessProbe", "livenessProbe"]) assert.ok(await probe(container[kind], running), kind);
+    assert.ok(running.output().includes("Updating database tables") || running.output().includes("Creating initial MLflow database tables"), "the first start migrated a new database");
+  });
+
+  test("through the rendered Ingress, /team reaches the UI and /api the REST API; other paths reach nothing", async () => {
+    const get = (requestPath: string, host = HOST) => fetchWithHost(`http://127.0.0.1:${ingress.port}${requestPath}`, { Host: host }, 10_000);
+    const ui = await get("/team/");
+    assert.equal(ui.status, 200);
+    assert.match(ui.type, /text\/html/);
+    assert.match(ui.body, /static-files/);
+    const search = await get("/api/2.0/mlflow/experiments/search?max_results=10");
+    assert.equal(search.status, 200, search.body);
+    const experiments = JSON.parse(search.body).experiments;
+    assert.equal(experiments[0].name, "Default");
+    assert.match(experiments[0].artifact_location, /^mlflow-artifacts:/, "artifacts are served by the server");
+    const ajax = await get("/team/ajax-api/2.0/mlflow/experiments/search?max_results=10");
+    assert.equal(ajax.status, 200, "the UI's own API, under the prefix");
+    assert.equal((await get("/elsewhere")).status, 404);
+    assert.equal((await get("/api/2.0/mlflow/experiments/search?max_results=1", "other.example.com")).status, 404, "another host is not routed");
+  });
+
+  test("the Python MLflow client logs a run, a metric and an artifact through the Ingress and reads them back; the artifact is on the server's volume", async () => {
+    const proxy = `http://127.0.0.1:${ingress.port}`;
+    // MLflow's REST API is not under the URL's path: clients use the host's root.
+    const result = await runClient({ MLFLOW_TRACKING_URI: `http://${HOST}`, HTTP_PROXY: proxy, http_proxy: proxy }, "written by the client\n");
+    assert.deepEqual(result.params, { alpha: "0.5" });
+    assert.deepEqual(result.metrics, { loss: 0.25 });
+    assert.equal(result.artifact, "written by the client\n");
+    assert.match(result.artifact_uri, /^mlflow-artifacts:\//, "the client uploads through the server, not to a folder of its own");
+    const stored = path.join(running.mounts["/mlflow"], "artifacts", result.experiment_id, result.run_id, "artifacts", "notes.txt");
+    assert.equal(fs.readFileSync(stored, "utf8"), "written by the client\n");
+    assert.ok(fs.existsSync(path.join(running.mounts["/mlflow"], "mlflow.db")), "the database is on the volume");
+  });
+
+  test("the server's memory stays under the default limit", () => {
+    const used = running.memory();
+    const limit = quantityValue(DEFAULT_RESOURCES.limits.memory);
+    console.log(`# resident memory after the client's run: ${(used / 2 ** 20).toFixed(0)} MiB (request ${DEFAULT_RESOURCES.requests.memory}, limit ${DEFAULT_RESOURCES.limits.memory})`);
+    assert.ok(used < limit, `${used} bytes`);
+  });
+});
+
+describe("S3 artifacts through the credentials Secret, against moto's S3 server on loopback", () => {
+  let moto: ChildProcess;
+  let motoUrl: string;
+
+  before(async () => {
+    const port = 30000 + Math.floor(Math.random() * 20000);
+    motoUrl = `http://127.0.0.1:${port}`;
+    moto = spawn(path.join(tools.moto, "bin", "moto_server"), ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+    for (let i = 0; ; i++) {
+      const answer = await fetch(`${motoUrl}/mlflow-artifacts`, { method: "PUT" }).catch(() => undefined);
+      if (answer?.ok) break;
+      if (i > 120) throw new Error("moto's S3 server did not start");
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  });
+
+  after(() => {
+    moto?.kill();
+  });
+
+  const childrenFor = () => {
+    const spec = { s3_endpoint_url: motoUrl, aws_access_key: "AKIACRDSTACKTEST", aws_secret_key: "crdstack-test-secret", artifact_root: "s3://mlflow-artifacts/team" };
+    return buildTrackingServer(trackingServer(spec, "s3", "team-a"), { defaultImage: DEFAULT_MLFLOW_IMAGE });
+  };
+
+  test("with boto3 in the image, the client's artifact goes through the server into the bucket", async () => {
+    const children = childrenFor();
+    const { running } = await startServer(children, { PYTHONPATH: tools.s3Client });
+    try {
+      const result = await runClient({ MLFLOW_TRACKING_URI: `http://127.0.0.1:${running.port("server")}` }, "stored in S3\n");
+      assert.equal(result.artifact, "stored in S3\n");
+      const listing = await (await fetch(`${motoUrl}/mlflow-artifacts?list-type=2`)).text();
+      assert.ok(listing.includes(`<Key>team/${result.experiment_id}/${result.run_id}/artifacts/notes.txt</Key>`), listing);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  test("the default image has no boto3: the same upload fails, as the README says", async () => {
+    const children = childrenFor();
+    const { running } = await startServer(children);
+    try {
+      await assert.rejects(runClient({ MLFLOW_TRACKING_URI: `http://127.0.0.1:${running.port("server")}`, MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0" }, "lost\n"));
+      assert.match(running.output(), /No module named 'boto3'/);
+    } finally {
+      await running.stop();
+    }
+  });
+});
