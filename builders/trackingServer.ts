@@ -109,7 +109,7 @@ export function ingress(object: TrackingServer, options: TrackingServerOptions):
   const host = new URL(url).hostname;
   const prefix = servedPath(url);
   const backend = { service: { name: object.metadata.name, port: { name: PORT_NAME } } };
-  // MLflow serves its UI under --static-prefix but never prefixes the REST API (`/api/2.0/...`, see
+  // MLflow serves its UI under --static-prefix, but before 3.12 not its REST API (`/api/2.0/...`, see
   // `_get_rest_path` in mlflow/server/handlers.py), so a server under a path also gets `/api` on its host.
   const paths = [prefix === "" ? "/" : prefix, ...(prefix === "" ? [] : ["/api"])].map((path) => ({ path, pathType: "Prefix", backend }));
   const spec: Record<string, unknown> = {};
@@ -158,10 +158,12 @@ function environment(object: TrackingServer) {
 
 export function deployment(object: TrackingServer, options: TrackingServerOptions): Manifest {
   const persistent = volumeClaim(object) !== undefined;
-  // MLflow serves /health at the root whatever its --static-prefix. The kubelet probes the pod IP, which
-  // the Host check of later MLflow versions (3.5 on) rejects: probe as localhost.
+  // The probes pass on every MLflow 3: `/health` is at the root until 3.6 and under --static-prefix from
+  // 3.7, so a server under a path is probed on its UI page, which both serve there. The kubelet probes the
+  // pod IP, which the Host check (3.5 on) rejects: probe as localhost.
+  const prefix = servedPath(object.spec.url);
   const health = {
-    httpGet: { path: "/health", port: PORT_NAME, httpHeaders: [{ name: "Host", value: "localhost" }] },
+    httpGet: { path: prefix === "" ? "/health" : `${prefix}/`, port: PORT_NAME, httpHeaders: [{ name: "Host", value: "localhost" }] },
     timeoutSeconds: 5,
   };
   // The two kinds of volume have different names: a server-side apply that turns one into the other

@@ -9,6 +9,9 @@
 #   CRDSTACK_S3_CLIENT    a folder for PYTHONPATH with boto3, which that image lacks and an S3 artifact
 #                         store needs (scripts/toolchain/mlflow/s3-client.txt)
 #   CRDSTACK_MOTO_ENV     a virtual environment with moto's S3 server (scripts/toolchain/moto/requirements.txt)
+#   CRDSTACK_MLFLOW_CURRENT_ENV
+#                         a virtual environment with a current MLflow, which has the Host check 3.1.1 lacks
+#                         (scripts/toolchain/mlflow-current/requirements.txt)
 #
 # Each is installed once from PyPI (wheels only, every package pinned with its hashes) into the cache
 # (CRDSTACK_CACHE, default ~/.cache/crdstack), keyed by the version, the Python version and the
@@ -63,5 +66,10 @@ moto_version=$(pinned 'moto' "$requirements/moto/requirements.txt")
 moto_env="$cache/moto-$moto_version-py$python_version-$(digest "$requirements/moto/requirements.txt")"
 install "moto $moto_version" "$moto_env" make_env "$moto_env" "$requirements/moto/requirements.txt"
 
-log "MLflow $("$mlflow_env/bin/mlflow" --version | sed 's/.*version //'), boto3 layer, moto $moto_version (Python $python_version)"
-printf 'export %s=%q\n' CRDSTACK_MLFLOW_ENV "$mlflow_env" CRDSTACK_S3_CLIENT "$s3_client" CRDSTACK_MOTO_ENV "$moto_env"
+current_version=$(pinned mlflow "$requirements/mlflow-current/requirements.txt")
+current_env="$cache/mlflow-$current_version-py$python_version-$(digest "$requirements/mlflow-current/requirements.txt")"
+install "MLflow $current_version" "$current_env" make_env "$current_env" "$requirements/mlflow-current/requirements.txt"
+
+log "MLflow $mlflow_version, boto3 layer, moto $moto_version, MLflow $current_version (Python $python_version)"
+printf 'export %s=%q\n' CRDSTACK_MLFLOW_ENV "$mlflow_env" CRDSTACK_S3_CLIENT "$s3_client" CRDSTACK_MOTO_ENV "$moto_env" \
+  CRDSTACK_MLFLOW_CURRENT_ENV "$current_env"

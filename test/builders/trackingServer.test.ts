@@ -93,11 +93,11 @@ describe("TrackingServer with every field", () => {
     assert.deepEqual(ingress.tls, [{ hosts: ["mlflow.example.com"], secretName: "mlflow" }]);
   });
 
-  test("the server runs under the URL path and serves the artifacts of artifact_root; /health stays at the root", () => {
+  test("the server runs under the URL path and serves the artifacts of artifact_root; probes go to the UI page there", () => {
     const command = serverCommand(trackingServer(spec));
     assert.deepEqual(command.slice(command.indexOf("--serve-artifacts"), -2), ["--serve-artifacts", "--artifacts-destination", "s3://bucket/"]);
     assert.deepEqual(command.slice(command.indexOf("--static-prefix")), ["--static-prefix", "/team-a"]);
-    assert.equal(container(children).readinessProbe.httpGet.path, "/health");
+    assert.equal(container(children).readinessProbe.httpGet.path, "/team-a/", "the UI page: /health moved under the prefix in MLflow 3.7");
   });
 
   test("serveArtifacts: false makes artifact_root the root clients write to", () => {

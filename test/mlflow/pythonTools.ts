@@ -11,6 +11,8 @@ export interface PythonTools {
   s3Client: string;
   /** A virtual environment with moto's S3 server. */
   moto: string;
+  /** A virtual environment with a current MLflow, which has the Host check 3.1.1 lacks. */
+  mlflowCurrent: string;
 }
 
 let tools: PythonTools | undefined;
@@ -27,6 +29,6 @@ export function usePythonTools(): PythonTools {
     );
   }
   const values = parseExports(printed);
-  tools = { mlflow: values.CRDSTACK_MLFLOW_ENV, s3Client: values.CRDSTACK_S3_CLIENT, moto: values.CRDSTACK_MOTO_ENV };
+  tools = { mlflow: values.CRDSTACK_MLFLOW_ENV, s3Client: values.CRDSTACK_S3_CLIENT, moto: values.CRDSTACK_MOTO_ENV, mlflowCurrent: values.CRDSTACK_MLFLOW_CURRENT_ENV };
   return tools;
 }

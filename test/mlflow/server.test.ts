@@ -32,8 +32,8 @@ function backends(children: TrackingServerChildren, running: RunningContainer) {
 }
 
 /** Runs the Python MLflow client (client.py) with `env`; resolves with the JSON it prints. */
-function runClient(env: Record<string, string>, content: string): Promise<Record<string, any>> {
-  const python = path.join(tools.mlflow, "bin", "python");
+function runClient(env: Record<string, string>, content: string, image = tools.mlflow): Promise<Record<string, any>> {
+  const python = path.join(image, "bin", "python");
   return new Promise((resolve, reject) => {
     execFile(python, [path.join(__dirname, "client.py"), content], { env: { PATH: "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`client.py failed: ${error.message}\n${stderr.slice(-3000)}`));
@@ -43,9 +43,9 @@ function runClient(env: Record<string, string>, content: string): Promise<Record
 }
 
 /** Starts the rendered server, waiting for its startup probe; returns it and the seconds that took. */
-async function startServer(children: TrackingServerChildren, imageEnv: Record<string, string> = {}) {
+async function startServer(children: TrackingServerChildren, imageEnv: Record<string, string> = {}, image = tools.mlflow) {
   const started = Date.now();
-  const running = await runContainer(children.deployment, { secrets: [children.credentials], image: tools.mlflow, imageEnv });
+  const running = await runContainer(children.deployment, { secrets: [children.credentials], image, imageEnv });
   const container = (children.deployment as Manifest).spec.template.spec.containers[0];
   const seconds = await awaitStartup(container, running, started).catch(async (error) => {
     await running.stop();
@@ -64,7 +64,7 @@ describe(`the rendered MLflow server, run for real (MLflow from PyPI at the vers
   before(async () => {
     const server = await startServer(children);
     ({ running, container } = server);
-    console.log(`# first start, creating the database: ${server.seconds.toFixed(1)} s to the first /health (startup budget ${STARTUP_BUDGET_SECONDS} s)`);
+    console.log(`# first start, creating the database: ${server.seconds.toFixed(1)} s until the startup probe passed (startup budget ${STARTUP_BUDGET_SECONDS} s)`);
     // The kubelet probes once per period: it sees the success at the next period at the latest.
     assert.ok(server.seconds + container.startupProbe.periodSeconds <= STARTUP_BUDGET_SECONDS, `${server.seconds} s`);
     ingress = await startIngress([children.ingress!], backends(children, running));
@@ -163,6 +163,35 @@ describe("S3 artifacts through the credentials Secret, against moto's S3 server 
       await assert.rejects(runClient({ MLFLOW_TRACKING_URI: `http://127.0.0.1:${running.port("server")}`, MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0" }, "lost\n"));
       assert.match(running.output(), /No module named 'boto3'/);
     } finally {
+      await running.stop();
+    }
+  });
+});
+
+describe("a current MLflow (3.17.2) from the same Deployment: the Host check, and the REST API under the path", () => {
+  test("the probes pass; the Ingress host and the Service's names are admitted, any other Host refused; a client under https://host/team works", async () => {
+    const object = trackingServer({ url: `https://${HOST}/team`, image: "ghcr.io/mlflow/mlflow:v3.17.2" }, "mlflow", "team-a");
+    const children = buildTrackingServer(object, { defaultImage: DEFAULT_MLFLOW_IMAGE });
+    // The startup probe passing is the first proof: it sends the Host header the probes carry.
+    const { running, container } = await startServer(children, {}, tools.mlflowCurrent);
+    const ingress = await startIngress([children.ingress!], backends(children, running));
+    try {
+      for (const kind of ["readinessProbe", "livenessProbe"]) assert.ok(await probe(container[kind], running), kind);
+      const search = (host: string) => fetchWithHost(`http://127.0.0.1:${running.port("server")}/team/api/2.0/mlflow/experiments/search?max_results=1`, { Host: host }, 10_000);
+      for (const host of [HOST, `${HOST}:443`, "mlflow", "mlflow.team-a", "mlflow.team-a.svc:5000", "mlflow.team-a.svc.cluster.local:5000"]) {
+        assert.equal((await search(host)).status, 200, host);
+      }
+      for (const host of ["evil.example.com", `${HOST}.evil.example.com`, "mlflow.team-b.svc:5000", "10.0.0.7:5000"]) {
+        const answer = await search(host);
+        assert.ok(answer.status === 400 || answer.status === 403, `${host}: ${answer.status} ${answer.body.slice(0, 200)}`);
+      }
+      // From 3.12 the REST API is under the prefix too, so clients use the URL itself.
+      const proxy = `http://127.0.0.1:${ingress.port}`;
+      const result = await runClient({ MLFLOW_TRACKING_URI: `http://${HOST}/team`, HTTP_PROXY: proxy, http_proxy: proxy }, "current MLflow\n", tools.mlflowCurrent);
+      assert.deepEqual(result.metrics, { loss: 0.25 });
+      assert.equal(result.artifact, "current MLflow\n");
+    } finally {
+      await ingress.close();
       await running.stop();
     }
   });
