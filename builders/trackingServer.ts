@@ -4,13 +4,12 @@
 // `@pulumi/kubernetesx` is not used here: its PodBuilder returns Pulumi Outputs (so `render` and
 // `validate` would need the Pulumi engine) and replaces the pod labels with `{app: <container>}`.
 import { TrackingServerObject as TrackingServer } from "../model/objects";
-import { DATA_DIR } from "../model/trackingServer";
+import { DATA_DIR, DEFAULT_ARTIFACT_ROOT, servesArtifacts } from "../model/trackingServer";
 import { childLabels, childMetadata, Manifest } from "./meta";
 
 export const MLFLOW_PORT = 5000;
 export const PORT_NAME = "server";
 export const DEFAULT_BACKEND_URI = `sqlite:///${DATA_DIR}/mlflow.db`;
-export const DEFAULT_ARTIFACT_ROOT = `${DATA_DIR}/artifacts`;
 
 /**
  * The server container's resources unless the spec sets its own: measured with MLflow 3.1.1 (gunicorn,
@@ -127,17 +126,21 @@ export function allowedHosts(object: TrackingServer): string {
   return hosts.flatMap((host) => [host, `${host}:*`]).join(",");
 }
 
+/** A spec value in a command, where Kubernetes would expand `$(NAME)`: each `$` escaped as `$$`. */
+const literal = (value: string) => value.replace(/\$/g, "$$$$");
+
 export function serverCommand(object: TrackingServer): string[] {
-  const { artifact_root, url, serveArtifacts } = object.spec;
+  const { url } = object.spec;
+  const artifactRoot = literal(object.spec.artifact_root ?? DEFAULT_ARTIFACT_ROOT);
   const command = ["mlflow", "server", "--host", "0.0.0.0", "--port", String(MLFLOW_PORT)];
   // Kubernetes expands $(VAR) from the container's env, so the URI stays in the Secret.
   command.push("--backend-store-uri", `$(${BACKEND_URI_ENV})`);
   // Served, runs get `mlflow-artifacts:/` URIs that clients resolve through the server; otherwise each
   // client writes to the root itself.
-  if (serveArtifacts === false) command.push("--no-serve-artifacts", "--default-artifact-root", artifact_root ?? DEFAULT_ARTIFACT_ROOT);
-  else command.push("--serve-artifacts", "--artifacts-destination", artifact_root ?? DEFAULT_ARTIFACT_ROOT);
+  if (servesArtifacts(object.spec)) command.push("--serve-artifacts", "--artifacts-destination", artifactRoot);
+  else command.push("--no-serve-artifacts", "--default-artifact-root", artifactRoot);
   const prefix = servedPath(url);
-  if (prefix !== "") command.push("--static-prefix", prefix);
+  if (prefix !== "") command.push("--static-prefix", literal(prefix));
   return command;
 }
 

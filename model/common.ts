@@ -89,6 +89,29 @@ export function quantityValue(value: Quantity): number {
   return Number(number) * (SUFFIXES[suffix] ?? Number.NaN);
 }
 
+const RESOURCE_NAME = /^(cpu|memory|ephemeral-storage|hugepages-[0-9A-Za-z]+|[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[-A-Za-z0-9_.]+)$/;
+const resourceList = z.record(
+  matching(RESOURCE_NAME, "a resource name (cpu, memory, ephemeral-storage, hugepages-<size> or domain/name)"),
+  quantity,
+);
+
+/** Compute resources of the container. https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/ */
+export const ResourceRequirements = strictObject({
+  limits: resourceList.optional(),
+  requests: resourceList.optional(),
+}).superRefine((resources, ctx) => {
+  for (const [name, request] of Object.entries(resources.requests ?? {})) {
+    const limit = resources.limits?.[name];
+    if (limit !== undefined && quantityValue(request) > quantityValue(limit)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["requests", name],
+        message: `${quote(request)} is above the limit ${quote(limit)}`,
+      });
+    }
+  }
+});
+
 /** A PEM block of one of `labels` (e.g. CERTIFICATE), checked for framing and base64 body. */
 export function pem(labels: readonly string[], what: string) {
   const blocks = labels.map((label) => label.replace(/ /g, "\\s"));

@@ -2,8 +2,8 @@
 // `resources`, `envs` and `ports` are the Kubernetes types of the original controller.
 import { z } from "zod";
 import {
-  ENV_VAR_NAME, NODE_PORT_RANGE, PORT_NAME, imageReference, intOrString, matching, portNumber, protocol, quantity,
-  quantityValue, quote, strictObject, wholeNumber, DNS_SUBDOMAIN,
+  ENV_VAR_NAME, NODE_PORT_RANGE, PORT_NAME, imageReference, intOrString, matching, portNumber, protocol, quantity, quote,
+  ResourceRequirements, strictObject, wholeNumber, DNS_SUBDOMAIN,
 } from "./common";
 
 export const EASY_SERVICE = {
@@ -14,29 +14,6 @@ export const EASY_SERVICE = {
   singular: "easyservice",
   shortNames: ["es", "easysvc"],
 } as const;
-
-const RESOURCE_NAME = /^(cpu|memory|ephemeral-storage|hugepages-[0-9A-Za-z]+|[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[-A-Za-z0-9_.]+)$/;
-const resourceList = z.record(
-  matching(RESOURCE_NAME, "a resource name (cpu, memory, ephemeral-storage, hugepages-<size> or domain/name)"),
-  quantity,
-);
-
-/** Compute resources of the container. https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/ */
-export const ResourceRequirements = strictObject({
-  limits: resourceList.optional(),
-  requests: resourceList.optional(),
-}).superRefine((resources, ctx) => {
-  for (const [name, request] of Object.entries(resources.requests ?? {})) {
-    const limit = resources.limits?.[name];
-    if (limit !== undefined && quantityValue(request) > quantityValue(limit)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["requests", name],
-        message: `${quote(request)} is above the limit ${quote(limit)}`,
-      });
-    }
-  }
-});
 
 const keyName = matching(/^[-._a-zA-Z0-9]+$/, "a key name", 253);
 const objectName = matching(DNS_SUBDOMAIN, "an object name", 253);

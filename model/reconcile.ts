@@ -2,7 +2,7 @@
 // otherwise the last spec that was applied (kept in the object's status), so that a bad edit never
 // removes or replaces what a good one made.
 import { CustomObject, ObjectRef, Problem } from "./objects";
-import { childNames, collectObjects, errorsOf, RawObject, SpecError } from "./specs";
+import { apiHostOf, childNames, collectObjects, errorsOf, hostTaken, nodePortsOf, nodePortTaken, RawObject, SpecError } from "./specs";
 import { transitionProblems } from "./transitions";
 
 /** A raw object, and the spec last applied for it (from its status), if any. */
@@ -60,21 +60,35 @@ export function planObjects(candidates: readonly Candidate[]): { planned: Planne
 }
 
 /**
- * The children of an object declared from its last applied spec stand in the cluster already, whatever
- * the order of the objects: an object whose children would take one of their names is rejected (and
- * declared from its own last applied spec, if it has one). `collectObjects` sees current specs only.
+ * What an object declared from its last applied spec holds stands in the cluster already, whatever the
+ * order of the objects: its children's names, its NodePorts and its URL's host. An object that would
+ * take one of them is rejected (and declared from its own last applied spec, if it has one).
+ * `collectObjects` sees current specs only.
  */
 function rejectTakersOfKeptNames(planned: Planned[], previous: readonly (CustomObject | undefined)[]): void {
-  const kept = new Map<string, Planned>();
+  const names = new Map<string, ObjectRef>();
+  const nodePorts = new Map<number, ObjectRef>();
+  const hosts = new Map<string, ObjectRef>();
   for (const item of planned) {
-    if (item.fallback && item.applied !== undefined) for (const name of childNames(item.applied)) kept.set(`${item.ref.namespace} ${name}`, item);
+    if (!item.fallback || item.applied === undefined) continue;
+    for (const name of childNames(item.applied)) names.set(`${item.ref.namespace} ${name}`, item.ref);
+    for (const [port] of nodePortsOf(item.applied)) nodePorts.set(port, item.ref);
+    const host = apiHostOf(item.applied);
+    if (host !== undefined) hosts.set(host, item.ref);
   }
   planned.forEach((item, i) => {
     if (item.fallback || item.applied === undefined) return;
-    const clash = childNames(item.applied).find((name) => kept.has(`${item.ref.namespace} ${name}`));
-    if (clash === undefined) return;
-    const holder = kept.get(`${item.ref.namespace} ${clash}`)!.ref;
-    item.problems = [{ path: "metadata.name", message: `${JSON.stringify(item.ref.name)} would make the ${clash}, which ${holder.kind} ${holder.namespace}/${holder.name} already has` }];
+    const problems: Problem[] = [];
+    const clash = childNames(item.applied).find((name) => names.has(`${item.ref.namespace} ${name}`));
+    if (clash !== undefined) {
+      const holder = names.get(`${item.ref.namespace} ${clash}`)!;
+      problems.push({ path: "metadata.name", message: `${JSON.stringify(item.ref.name)} would make the ${clash}, which ${holder.kind} ${holder.namespace}/${holder.name} already has` });
+    }
+    for (const [port, path] of nodePortsOf(item.applied)) if (nodePorts.has(port)) problems.push(nodePortTaken(port, path, nodePorts.get(port)!));
+    const host = apiHostOf(item.applied);
+    if (host !== undefined && hosts.has(host)) problems.push(hostTaken(host, hosts.get(host)!));
+    if (problems.length === 0) return;
+    item.problems = problems;
     item.applied = previous[i];
     item.fallback = previous[i] !== undefined;
   });

@@ -30,7 +30,7 @@ export function formatError(error: SpecError): string {
 }
 
 /** The NodePorts an object asks for, with the field path of each. */
-function nodePortsOf(object: CustomObject): [number, string][] {
+export function nodePortsOf(object: CustomObject): [number, string][] {
   if (object.kind !== "EasyService") return [];
   return (object.spec.ports ?? []).flatMap((port, i) => (port.nodePort === undefined ? [] : [[port.nodePort, `spec.ports[${i}].nodePort`] as [number, string]]));
 }
@@ -39,8 +39,22 @@ function nodePortsOf(object: CustomObject): [number, string][] {
  * The host whose `/api` a TrackingServer claims: MLflow cannot serve its REST API under a path, so the
  * Ingress of a server under `https://host/team` routes the host's `/api` to it too.
  */
-function apiHostOf(object: CustomObject): string | undefined {
+export function apiHostOf(object: CustomObject): string | undefined {
   return object.kind === "TrackingServer" && object.spec.url !== undefined ? new URL(object.spec.url).hostname : undefined;
+}
+
+/** Who holds a claim, in a problem's words. */
+type Holder = { kind: string; namespace?: string; name: string } | ObjectRef;
+const named = (holder: Holder) => `${holder.kind} ${holder.namespace}/${holder.name}`;
+
+/** The problem of an object whose URL is on a host that `holder` serves. */
+export function hostTaken(host: string, holder: Holder): Problem {
+  return { path: "spec.url", message: `the host ${host} already serves the REST API (/api) of ${named(holder)}, and MLflow before 3.12 cannot serve its API under a path: give each server a host of its own` };
+}
+
+/** The problem of an object asking for a NodePort that `holder` has. */
+export function nodePortTaken(port: number, path: string, holder: Holder): Problem {
+  return { path, message: `${port} is already used by ${named(holder)}` };
 }
 
 /** `<Kind> "<name>"` of every child the object makes (child names do not depend on the stack's options). */
@@ -89,18 +103,12 @@ export function collectObjects(entries: readonly RawObject[]): Collected[] {
     }
     const taken = nodePortsOf(parsed.object).filter(([port]) => nodePorts.has(port));
     if (taken.length > 0) {
-      const problems = taken.map(([port, path]) => {
-        const holder = nodePorts.get(port)!;
-        return { path, message: `${port} is already used by ${holder.kind} ${holder.metadata.namespace}/${holder.metadata.name}` };
-      });
+      const problems = taken.map(([port, path]) => nodePortTaken(port, path, { kind: nodePorts.get(port)!.kind, ...nodePorts.get(port)!.metadata }));
       return { ref: parsed.ref, file, raw, problems };
     }
     const host = apiHostOf(parsed.object);
     const server = host === undefined ? undefined : apiHosts.get(host);
-    if (server !== undefined) {
-      const message = `the host ${host} already serves the REST API (/api) of TrackingServer ${server.metadata.namespace}/${server.metadata.name}, and MLflow cannot serve its API under a path: give each server a host of its own`;
-      return { ref: parsed.ref, file, raw, problems: [{ path: "spec.url", message }] };
-    }
+    if (server !== undefined) return { ref: parsed.ref, file, raw, problems: [hostTaken(host!, { kind: server.kind, ...server.metadata })] };
     if (host !== undefined) apiHosts.set(host, parsed.object);
     for (const [port] of nodePortsOf(parsed.object)) nodePorts.set(port, parsed.object);
     for (const child of names) children.set(`${namespace} ${child}`, parsed.object);

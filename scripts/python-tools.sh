@@ -15,7 +15,7 @@
 #
 # Each is installed once from PyPI (wheels only, every package pinned with its hashes) into the cache
 # (CRDSTACK_CACHE, default ~/.cache/crdstack), keyed by the version, the Python version and the
-# requirements file. Needs Python 3.10 or later with venv (CRDSTACK_PYTHON names another interpreter).
+# requirements file. Needs Python 3.11 or later with venv (CRDSTACK_PYTHON names another interpreter).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,9 +27,9 @@ mkdir -p "$cache"
 log() { echo "python-tools: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-command -v "$python" >/dev/null || die "the MLflow test needs Python 3.10 or later (python3, or CRDSTACK_PYTHON): none found"
-"$python" -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' 2>/dev/null ||
-  die "the MLflow test needs Python 3.10 or later with the venv module; $python is $("$python" --version 2>&1)"
+command -v "$python" >/dev/null || die "the MLflow test needs Python 3.11 or later (python3, or CRDSTACK_PYTHON): none found"
+"$python" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null ||
+  die "the MLflow test needs Python 3.11 or later with the venv module; $python is $("$python" --version 2>&1)"
 python_version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 # The image the test stands for must be the program's default.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { buildTrackingServer, DEFAULT_RESOURCES, serverCommand, STARTUP_BUDGET_SECONDS } from "../../builders/trackingServer";
+import { buildTrackingServer, serverCommand, STARTUP_BUDGET_SECONDS } from "../../builders/trackingServer";
 import { PEM, trackingServer } from "../helpers";
 
 const options = { defaultImage: "ghcr.io/mlflow/mlflow:v3.1.1" };
@@ -34,12 +34,26 @@ describe("TrackingServer defaults", () => {
     ]);
   });
 
-  test("the container has the default resources and a startup probe that holds the others back", () => {
-    assert.deepEqual(container(children).resources, DEFAULT_RESOURCES);
+  test("the container has the default resources the README states, and a 300 s startup probe that holds the others back", () => {
+    assert.deepEqual(container(children).resources, { requests: { cpu: "250m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } });
     const { startupProbe, readinessProbe, livenessProbe } = container(children);
-    assert.equal(startupProbe.periodSeconds * startupProbe.failureThreshold, STARTUP_BUDGET_SECONDS);
+    assert.deepEqual([startupProbe.periodSeconds, startupProbe.failureThreshold], [5, 60]);
+    assert.equal(STARTUP_BUDGET_SECONDS, 300);
     assert.equal(readinessProbe.initialDelaySeconds, undefined);
     assert.equal(livenessProbe.initialDelaySeconds, undefined);
+  });
+
+  test("a remote artifact_root is written by the clients unless serveArtifacts asks for serving", () => {
+    const remote = serverCommand(trackingServer({ artifact_root: "s3://bucket/runs" }));
+    assert.deepEqual(remote.slice(remote.indexOf("--no-serve-artifacts")), ["--no-serve-artifacts", "--default-artifact-root", "s3://bucket/runs"]);
+    const served = serverCommand(trackingServer({ artifact_root: "s3://bucket/runs", serveArtifacts: true }));
+    assert.deepEqual(served.slice(served.indexOf("--serve-artifacts")), ["--serve-artifacts", "--artifacts-destination", "s3://bucket/runs"]);
+  });
+
+  test("spec values in the command are not expanded by Kubernetes: $ is escaped", () => {
+    const command = serverCommand(trackingServer({ artifact_root: "s3://b/$(AWS_SECRET_ACCESS_KEY)", url: "https://h.example.com/$(X)" }));
+    assert.ok(command.includes("s3://b/$$(AWS_SECRET_ACCESS_KEY)"), command.join(" "));
+    assert.deepEqual(command.slice(-2), ["--static-prefix", "/$$(X)"]);
   });
 
   test("the Service is ClusterIP on port 5000 named server", () => {
@@ -93,16 +107,11 @@ describe("TrackingServer with every field", () => {
     assert.deepEqual(ingress.tls, [{ hosts: ["mlflow.example.com"], secretName: "mlflow" }]);
   });
 
-  test("the server runs under the URL path and serves the artifacts of artifact_root; probes go to the UI page there", () => {
+  test("the server runs under the URL path, its clients write to the remote artifact_root; probes go to the UI page there", () => {
     const command = serverCommand(trackingServer(spec));
-    assert.deepEqual(command.slice(command.indexOf("--serve-artifacts"), -2), ["--serve-artifacts", "--artifacts-destination", "s3://bucket/"]);
+    assert.deepEqual(command.slice(command.indexOf("--no-serve-artifacts"), -2), ["--no-serve-artifacts", "--default-artifact-root", "s3://bucket/"]);
     assert.deepEqual(command.slice(command.indexOf("--static-prefix")), ["--static-prefix", "/team-a"]);
     assert.equal(container(children).readinessProbe.httpGet.path, "/team-a/", "the UI page: /health moved under the prefix in MLflow 3.7");
-  });
-
-  test("serveArtifacts: false makes artifact_root the root clients write to", () => {
-    const command = serverCommand(trackingServer({ ...spec, serveArtifacts: false }));
-    assert.deepEqual(command.slice(command.indexOf("--no-serve-artifacts"), -2), ["--no-serve-artifacts", "--default-artifact-root", "s3://bucket/"]);
   });
 
   test("resources in the spec replace the defaults", () => {

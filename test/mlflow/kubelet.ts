@@ -5,7 +5,9 @@
 //
 // Two things differ from a pod, both mapped: the pod's own network is loopback here, so each
 // containerPort gets a free loopback port (the command's `--host 0.0.0.0 --port <containerPort>` say so),
-// and a mount path in the command or env is replaced by its folder (no mount namespace).
+// and there is no mount namespace, so an absolute path under a mount path in the command or env (a whole
+// value, or after `=` or a URI's `scheme://`) is replaced by its folder: a command argument that merely
+// equals a mount path would be taken for it too.
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -67,7 +69,7 @@ export function containerEnv(container: Manifest, secrets: readonly Manifest[]):
   return env;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as net.AddressInfo;
@@ -97,12 +99,16 @@ export interface RunOptions {
   imageEnv?: Record<string, string>;
 }
 
-/** Replaces each mount path where it starts a path in `text` (after `/`, `:`, `=` or at the start). */
+/**
+ * Replaces each mount path where it starts an absolute path in `text`: the whole value, after `=`, or
+ * after a URI's `scheme://` (`file:///mlflow/x`) or `scheme:///` (`sqlite:////mlflow/x`), never a
+ * host's name (`s3://mlflow/x`).
+ */
 function mapMounts(text: string, mounts: Record<string, string>): string {
   let out = text;
   for (const [mountPath, folder] of Object.entries(mounts).sort(([a], [b]) => b.length - a.length)) {
     const escaped = mountPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    out = out.replace(new RegExp(`(^|[/:=])${escaped}(?=/|$)`, "g"), (_, before: string) => `${before}${folder}`);
+    out = out.replace(new RegExp(`(^|=|:///?)${escaped}(?=/|$)`, "g"), (_, before: string) => `${before}${folder}`);
   }
   return out;
 }
@@ -161,8 +167,20 @@ export async function runContainer(deployment: Manifest, options: RunOptions): P
   const home = path.join(workdir, "home");
   fs.mkdirSync(home);
   const processEnv = { PATH: `${path.join(options.image, "bin")}:/usr/bin:/bin`, HOME: home, ...options.imageEnv, ...env };
+  // A process group of its own, so that stopping it stops the workers the server starts.
   const child = spawn(argv[0], argv.slice(1), { cwd: home, env: processEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
+  child.on("error", (error) => (output += `\ncould not start ${argv[0]}: ${error.message}\n`));
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, name);
+    } catch {
+      // The group is gone already.
+    }
+  };
+  // A test run that ends early still takes the container's processes with it.
+  const killAll = () => signal("SIGKILL");
+  process.once("exit", killAll);
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
@@ -178,12 +196,16 @@ export async function runContainer(deployment: Manifest, options: RunOptions): P
     output: () => output,
     memory: () => treeMemory(child.pid!),
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        process.kill(-child.pid!, "SIGTERM");
-        const killed = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(killed);
+      // As the kubelet does: SIGTERM to everything in the container, a grace period, then SIGKILL to
+      // whatever is left, even when the first process has already exited.
+      signal("SIGTERM");
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, 500));
       }
+      signal("SIGKILL");
+      process.off("exit", killAll);
       fs.rmSync(workdir, { recursive: true, force: true });
     },
   };

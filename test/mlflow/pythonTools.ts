@@ -25,7 +25,7 @@ export function usePythonTools(): PythonTools {
   } catch {
     throw new Error(
       "The MLflow test's Python programs are missing and could not be installed: run `bash scripts/python-tools.sh` and read its " +
-        "last lines (it needs Python 3.10 or later with venv, and PyPI), see README, \"The toolchain\".",
+        "last lines (it needs Python 3.11 or later with venv, and PyPI), see README, \"The toolchain\".",
     );
   }
   const values = parseExports(printed);

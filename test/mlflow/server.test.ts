@@ -11,7 +11,7 @@ import { quantityValue } from "../../model/common";
 import { DEFAULT_MLFLOW_IMAGE } from "../../model/config";
 import { trackingServer } from "../helpers";
 import { startIngress } from "./ingress";
-import { awaitStartup, fetchWithHost, Manifest, probe, runContainer, RunningContainer } from "./kubelet";
+import { awaitStartup, fetchWithHost, freePort, Manifest, probe, runContainer, RunningContainer } from "./kubelet";
 import { PythonTools, usePythonTools } from "./pythonTools";
 
 let tools: PythonTools;
@@ -94,6 +94,7 @@ describe(`the rendered MLflow server, run for real (MLflow from PyPI at the vers
     const ajax = await get("/team/ajax-api/2.0/mlflow/experiments/search?max_results=10");
     assert.equal(ajax.status, 200, "the UI's own API, under the prefix");
     assert.equal((await get("/elsewhere")).status, 404);
+    assert.equal((await get("/teamx/")).status, 404, "Prefix matches whole path elements");
     assert.equal((await get("/api/2.0/mlflow/experiments/search?max_results=1", "other.example.com")).status, 404, "another host is not routed");
   });
 
@@ -118,14 +119,15 @@ describe(`the rendered MLflow server, run for real (MLflow from PyPI at the vers
   });
 });
 
-describe("S3 artifacts through the credentials Secret, against moto's S3 server on loopback", () => {
+describe("S3 artifacts, against moto's S3 server on loopback", () => {
   let moto: ChildProcess;
   let motoUrl: string;
 
   before(async () => {
-    const port = 30000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     motoUrl = `http://127.0.0.1:${port}`;
     moto = spawn(path.join(tools.moto, "bin", "moto_server"), ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+    moto.on("error", (error) => console.error(`moto_server: ${error.message}`));
     for (let i = 0; ; i++) {
       const answer = await fetch(`${motoUrl}/mlflow-artifacts`, { method: "PUT" }).catch(() => undefined);
       if (answer?.ok) break;
@@ -138,27 +140,28 @@ describe("S3 artifacts through the credentials Secret, against moto's S3 server 
     moto?.kill();
   });
 
-  const childrenFor = () => {
-    const spec = { s3_endpoint_url: motoUrl, aws_access_key: "AKIACRDSTACKTEST", aws_secret_key: "crdstack-test-secret", artifact_root: "s3://mlflow-artifacts/team" };
+  const KEYS = { aws_access_key: "AKIACRDSTACKTEST", aws_secret_key: "crdstack-test-secret" };
+  const childrenFor = (fields: Record<string, unknown>) => {
+    const spec = { s3_endpoint_url: motoUrl, ...KEYS, artifact_root: "s3://mlflow-artifacts/team", ...fields };
     return buildTrackingServer(trackingServer(spec, "s3", "team-a"), { defaultImage: DEFAULT_MLFLOW_IMAGE });
   };
+  const stored = async (key: string) => (await (await fetch(`${motoUrl}/mlflow-artifacts?list-type=2`)).text()).includes(`<Key>${key}</Key>`);
 
-  test("with boto3 in the image, the client's artifact goes through the server into the bucket", async () => {
-    const children = childrenFor();
+  test("serveArtifacts: true, boto3 in the image: the client's artifact goes through the server, with the credentials Secret's keys, into the bucket", async () => {
+    const children = childrenFor({ serveArtifacts: true });
     const { running } = await startServer(children, { PYTHONPATH: tools.s3Client });
     try {
       const result = await runClient({ MLFLOW_TRACKING_URI: `http://127.0.0.1:${running.port("server")}` }, "stored in S3\n");
       assert.equal(result.artifact, "stored in S3\n");
-      const listing = await (await fetch(`${motoUrl}/mlflow-artifacts?list-type=2`)).text();
-      assert.ok(listing.includes(`<Key>team/${result.experiment_id}/${result.run_id}/artifacts/notes.txt</Key>`), listing);
+      assert.match(result.artifact_uri, /^mlflow-artifacts:\//);
+      assert.ok(await stored(`team/${result.experiment_id}/${result.run_id}/artifacts/notes.txt`));
     } finally {
       await running.stop();
     }
   });
 
-  test("the default image has no boto3: the same upload fails, as the README says", async () => {
-    const children = childrenFor();
-    const { running } = await startServer(children);
+  test("serveArtifacts: true on the default image, which has no boto3: the upload fails, as the README says", async () => {
+    const { running } = await startServer(childrenFor({ serveArtifacts: true }));
     try {
       await assert.rejects(runClient({ MLFLOW_TRACKING_URI: `http://127.0.0.1:${running.port("server")}`, MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0" }, "lost\n"));
       assert.match(running.output(), /No module named 'boto3'/);
@@ -166,33 +169,61 @@ describe("S3 artifacts through the credentials Secret, against moto's S3 server 
       await running.stop();
     }
   });
+
+  test("a remote artifact_root, serveArtifacts unset: clients with boto3 and keys write to the bucket themselves, as before serving existed", async () => {
+    const { running } = await startServer(childrenFor({}));
+    try {
+      const client = { PYTHONPATH: tools.s3Client, MLFLOW_S3_ENDPOINT_URL: motoUrl, AWS_ACCESS_KEY_ID: KEYS.aws_access_key, AWS_SECRET_ACCESS_KEY: KEYS.aws_secret_key };
+      const result = await runClient({ MLFLOW_TRACKING_URI: `http://127.0.0.1:${running.port("server")}`, ...client }, "written by the client\n");
+      assert.match(result.artifact_uri, /^s3:\/\/mlflow-artifacts\/team\//);
+      assert.ok(await stored(`team/${result.experiment_id}/${result.run_id}/artifacts/notes.txt`));
+    } finally {
+      await running.stop();
+    }
+  });
 });
 
 describe("a current MLflow (3.17.2) from the same Deployment: the Host check, and the REST API under the path", () => {
-  test("the probes pass; the Ingress host and the Service's names are admitted, any other Host refused; a client under https://host/team works", async () => {
-    const object = trackingServer({ url: `https://${HOST}/team`, image: "ghcr.io/mlflow/mlflow:v3.17.2" }, "mlflow", "team-a");
-    const children = buildTrackingServer(object, { defaultImage: DEFAULT_MLFLOW_IMAGE });
-    // The startup probe passing is the first proof: it sends the Host header the probes carry.
-    const { running, container } = await startServer(children, {}, tools.mlflowCurrent);
-    const ingress = await startIngress([children.ingress!], backends(children, running));
-    try {
-      for (const kind of ["readinessProbe", "livenessProbe"]) assert.ok(await probe(container[kind], running), kind);
-      const search = (host: string) => fetchWithHost(`http://127.0.0.1:${running.port("server")}/team/api/2.0/mlflow/experiments/search?max_results=1`, { Host: host }, 10_000);
-      for (const host of [HOST, `${HOST}:443`, "mlflow", "mlflow.team-a", "mlflow.team-a.svc:5000", "mlflow.team-a.svc.cluster.local:5000"]) {
-        assert.equal((await search(host)).status, 200, host);
-      }
-      for (const host of ["evil.example.com", `${HOST}.evil.example.com`, "mlflow.team-b.svc:5000", "10.0.0.7:5000"]) {
-        const answer = await search(host);
-        assert.ok(answer.status === 400 || answer.status === 403, `${host}: ${answer.status} ${answer.body.slice(0, 200)}`);
-      }
-      // From 3.12 the REST API is under the prefix too, so clients use the URL itself.
-      const proxy = `http://127.0.0.1:${ingress.port}`;
-      const result = await runClient({ MLFLOW_TRACKING_URI: `http://${HOST}/team`, HTTP_PROXY: proxy, http_proxy: proxy }, "current MLflow\n", tools.mlflowCurrent);
-      assert.deepEqual(result.metrics, { loss: 0.25 });
-      assert.equal(result.artifact, "current MLflow\n");
-    } finally {
-      await ingress.close();
-      await running.stop();
+  const object = trackingServer({ url: `https://${HOST}/team`, image: "ghcr.io/mlflow/mlflow:v3.17.2" }, "mlflow", "team-a");
+  const children = buildTrackingServer(object, { defaultImage: DEFAULT_MLFLOW_IMAGE });
+  let running: RunningContainer;
+  let container: Manifest;
+  let ingress: { port: number; close(): Promise<void> };
+
+  before(async () => {
+    // The startup probe passing is a first proof: it sends the Host header the probes carry.
+    ({ running, container } = await startServer(children, {}, tools.mlflowCurrent));
+    ingress = await startIngress([children.ingress!], backends(children, running));
+  });
+
+  after(async () => {
+    await ingress?.close();
+    await running?.stop();
+  });
+
+  const search = (host: string) => fetchWithHost(`http://127.0.0.1:${running.port("server")}/team/api/2.0/mlflow/experiments/search?max_results=1`, { Host: host }, 10_000);
+
+  test("the readiness and liveness probes pass, Host header included", async () => {
+    for (const kind of ["readinessProbe", "livenessProbe"]) assert.ok(await probe(container[kind], running), kind);
+  });
+
+  test("the Ingress host and the Service's names are admitted, with or without a port", async () => {
+    for (const host of [HOST, `${HOST}:443`, "mlflow", "mlflow.team-a", "mlflow.team-a.svc:5000", "mlflow.team-a.svc.cluster.local:5000"]) {
+      assert.equal((await search(host)).status, 200, host);
     }
+  });
+
+  test("any other Host is refused: another domain, another namespace's Service name, a pod IP", async () => {
+    for (const host of ["evil.example.com", `${HOST}.evil.example.com`, "mlflow.team-b.svc:5000", "10.0.0.7:5000"]) {
+      const answer = await search(host);
+      assert.equal(answer.status, 403, `${host}: ${answer.status} ${answer.body.slice(0, 200)}`);
+    }
+  });
+
+  test("from 3.12 the REST API is under the path too: a client with https://host/team as tracking URI works through the Ingress", async () => {
+    const proxy = `http://127.0.0.1:${ingress.port}`;
+    const result = await runClient({ MLFLOW_TRACKING_URI: `http://${HOST}/team`, HTTP_PROXY: proxy, http_proxy: proxy }, "current MLflow\n", tools.mlflowCurrent);
+    assert.deepEqual(result.metrics, { loss: 0.25 });
+    assert.equal(result.artifact, "current MLflow\n");
   });
 });

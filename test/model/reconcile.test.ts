@@ -17,3 +17,24 @@ test("an object kept on its last applied spec keeps its children's names: a newc
     assert.ok(errors.map(formatError).includes('TrackingServer a/a-credentials: metadata.name: "a-credentials" would make the Secret "a-credentials", which TrackingServer a/a already has'));
   }
 });
+
+test("an object kept on its last applied spec keeps its URL's host and its NodePorts: a newcomer taking one is rejected, in either order", () => {
+  const es = (name: string, spec: Record<string, unknown>) => ({ apiVersion: "app.kubebuilder.io/v1", kind: "EasyService", metadata: { name, namespace: "b" }, spec });
+  // Each kept object's current spec is invalid now (size 2 on SQLite, a second port without a name).
+  const keptServer = { raw: ts("old", { size: 2, url: "https://ml.example.com" }), lastAppliedSpec: { size: 1, url: "https://ml.example.com" } };
+  const port = { port: 80, nodePort: 31005 };
+  const keptService = { raw: es("web", { size: 1, image: "nginx", ports: [port, { port: 81 }] }), lastAppliedSpec: { size: 1, image: "nginx", ports: [port] } };
+  const hostTaker = { raw: ts("new", { url: "https://ml.example.com/team" }) };
+  const portTaker = { raw: es("api", { size: 1, image: "nginx", ports: [port] }) };
+  for (const candidates of [[keptServer, keptService, hostTaker, portTaker], [hostTaker, portTaker, keptServer, keptService]]) {
+    const { planned, errors } = planObjects(candidates);
+    const byName = Object.fromEntries(planned.map((p) => [p.ref.name, p]));
+    assert.equal(byName.old.fallback, true);
+    assert.equal(byName.web.fallback, true);
+    assert.equal(byName.new.applied, undefined, "the newcomer declares nothing");
+    assert.equal(byName.api.applied, undefined, "the newcomer declares nothing");
+    const lines = errors.map(formatError);
+    assert.ok(lines.some((line) => line.startsWith("TrackingServer a/new: spec.url: the host ml.example.com already serves the REST API (/api) of TrackingServer a/old")), lines.join("\n"));
+    assert.ok(lines.includes("EasyService b/api: spec.ports[0].nodePort: 31005 is already used by EasyService b/web"), lines.join("\n"));
+  }
+});

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import { quantityValue } from "../../model/common";
 import { parseObject } from "../../model/objects";
+import { isDatabaseServer, isLocalStore } from "../../model/trackingServer";
 import { collectSpecs, formatError, loadSpecFiles } from "../../model/specs";
 import { badCases, easyService, EXAMPLES, PEM, trackingServer } from "../helpers";
 
@@ -34,8 +35,19 @@ describe("defaults", () => {
     assert.equal(parsed.object.kind === "EasyService" && parsed.object.spec.ports?.[0].protocol, "TCP");
   });
 
+  test("which URIs are a database server, and which artifact roots are a folder of the server", () => {
+    for (const uri of ["postgresql://u@db/mlflow", "postgresql+psycopg2://u@db/m", "mysql://db/m", "MySQL+pymysql://db/m", "mssql+pyodbc://db/m"]) assert.ok(isDatabaseServer(uri), uri);
+    for (const uri of [undefined, "sqlite:////mlflow/mlflow.db", "sqlite+pysqlite:///x.db", "file:///mlflow/x", "./mlruns", "C:/mlruns", "databricks", "s3://bucket/x"]) assert.ok(!isDatabaseServer(uri), String(uri));
+    for (const uri of [undefined, "/mlflow/artifacts", "./artifacts", "file:///data/a", "C:/artifacts"]) assert.ok(isLocalStore(uri), String(uri));
+    for (const uri of ["s3://bucket/x", "gs://b/x", "wasbs://c@a.blob.core.windows.net/x", "mlflow-artifacts:/x"]) assert.ok(!isLocalStore(uri), uri);
+  });
+
+  test("several replicas are fine with a database server and a remote artifact store", () => {
+    assert.equal(trackingServer({ size: 3, backend_uri: "postgresql+psycopg2://u:pw@db/mlflow", artifact_root: "s3://bucket/runs" }).spec.size, 3);
+  });
+
   test("custom values are kept", () => {
-    const spec = { size: 1, image: "ghcr.io/mlflow/mlflow:v2.22.0", url: "https://mlflow.example.com", volumeSize: "5Gi", storageClassName: "fast", ...PEM };
+    const spec = { size: 3, backend_uri: "postgresql://mlflow@db/mlflow", artifact_root: "s3://bucket/runs", image: "ghcr.io/mlflow/mlflow:v2.22.0", url: "https://mlflow.example.com", volumeSize: "5Gi", storageClassName: "fast", ...PEM };
     assert.deepEqual(trackingServer(spec).spec, spec);
   });
 });
@@ -145,7 +157,7 @@ describe("collecting objects", () => {
       { raw: at("own", "c", "https://own.example.com/x") },
     ]);
     assert.deepEqual(specs.objects.map((o) => o.metadata.name), ["one", "own"]);
-    const message = () => `spec.url: the host ml.example.com already serves the REST API (/api) of TrackingServer a/one, and MLflow cannot serve its API under a path: give each server a host of its own`;
+    const message = () => `spec.url: the host ml.example.com already serves the REST API (/api) of TrackingServer a/one, and MLflow before 3.12 cannot serve its API under a path: give each server a host of its own`;
     assert.deepEqual(specs.errors.map(formatError), [`TrackingServer b/two: ${message()}`, `TrackingServer c/root: ${message()}`]);
   });
 
