@@ -126,7 +126,7 @@ export function allowedHosts(object: TrackingServer): string {
   return hosts.flatMap((host) => [host, `${host}:*`]).join(",");
 }
 
-/** A spec value in a command, where Kubernetes would expand `$(NAME)`: each `$` escaped as `$$`. */
+/** A spec value in a command or env value, where Kubernetes would expand `$(NAME)`: each `$` escaped as `$$`. */
 const literal = (value: string) => value.replace(/\$/g, "$$$$");
 
 export function serverCommand(object: TrackingServer): string[] {
@@ -147,7 +147,7 @@ export function serverCommand(object: TrackingServer): string[] {
 function environment(object: TrackingServer) {
   const fromSecret = (key: string) => ({ name: key, valueFrom: { secretKeyRef: { name: credentialsSecretName(object), key } } });
   const env: Record<string, unknown>[] = [fromSecret(BACKEND_URI_ENV)];
-  if (object.spec.s3_endpoint_url !== undefined) env.push({ name: "MLFLOW_S3_ENDPOINT_URL", value: object.spec.s3_endpoint_url });
+  if (object.spec.s3_endpoint_url !== undefined) env.push({ name: "MLFLOW_S3_ENDPOINT_URL", value: literal(object.spec.s3_endpoint_url) });
   const keys = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
   if (object.spec.s3CredentialsSecret !== undefined) {
     const name = object.spec.s3CredentialsSecret;

@@ -62,34 +62,38 @@ export function planObjects(candidates: readonly Candidate[]): { planned: Planne
 /**
  * What an object declared from its last applied spec holds stands in the cluster already, whatever the
  * order of the objects: its children's names, its NodePorts and its URL's host. An object that would
- * take one of them is rejected (and declared from its own last applied spec, if it has one).
- * `collectObjects` sees current specs only.
+ * take one of them is rejected and declared from its own last applied spec, if it has one, which then
+ * holds its claims too: repeated until no object moves. `collectObjects` sees current specs only.
  */
 function rejectTakersOfKeptNames(planned: Planned[], previous: readonly (CustomObject | undefined)[]): void {
-  const names = new Map<string, ObjectRef>();
-  const nodePorts = new Map<number, ObjectRef>();
-  const hosts = new Map<string, ObjectRef>();
-  for (const item of planned) {
-    if (!item.fallback || item.applied === undefined) continue;
-    for (const name of childNames(item.applied)) names.set(`${item.ref.namespace} ${name}`, item.ref);
-    for (const [port] of nodePortsOf(item.applied)) nodePorts.set(port, item.ref);
-    const host = apiHostOf(item.applied);
-    if (host !== undefined) hosts.set(host, item.ref);
-  }
-  planned.forEach((item, i) => {
-    if (item.fallback || item.applied === undefined) return;
-    const problems: Problem[] = [];
-    const clash = childNames(item.applied).find((name) => names.has(`${item.ref.namespace} ${name}`));
-    if (clash !== undefined) {
-      const holder = names.get(`${item.ref.namespace} ${clash}`)!;
-      problems.push({ path: "metadata.name", message: `${JSON.stringify(item.ref.name)} would make the ${clash}, which ${holder.kind} ${holder.namespace}/${holder.name} already has` });
+  for (let moved = true; moved; ) {
+    moved = false;
+    const names = new Map<string, ObjectRef>();
+    const nodePorts = new Map<number, ObjectRef>();
+    const hosts = new Map<string, ObjectRef>();
+    for (const item of planned) {
+      if (!item.fallback || item.applied === undefined) continue;
+      for (const name of childNames(item.applied)) names.set(`${item.ref.namespace} ${name}`, item.ref);
+      for (const [port] of nodePortsOf(item.applied)) nodePorts.set(port, item.ref);
+      const host = apiHostOf(item.applied);
+      if (host !== undefined) hosts.set(host, item.ref);
     }
-    for (const [port, path] of nodePortsOf(item.applied)) if (nodePorts.has(port)) problems.push(nodePortTaken(port, path, nodePorts.get(port)!));
-    const host = apiHostOf(item.applied);
-    if (host !== undefined && hosts.has(host)) problems.push(hostTaken(host, hosts.get(host)!));
-    if (problems.length === 0) return;
-    item.problems = problems;
-    item.applied = previous[i];
-    item.fallback = previous[i] !== undefined;
-  });
+    planned.forEach((item, i) => {
+      if (item.fallback || item.applied === undefined) return;
+      const problems: Problem[] = [];
+      const clash = childNames(item.applied).find((name) => names.has(`${item.ref.namespace} ${name}`));
+      if (clash !== undefined) {
+        const holder = names.get(`${item.ref.namespace} ${clash}`)!;
+        problems.push({ path: "metadata.name", message: `${JSON.stringify(item.ref.name)} would make the ${clash}, which ${holder.kind} ${holder.namespace}/${holder.name} already has` });
+      }
+      for (const [port, path] of nodePortsOf(item.applied)) if (nodePorts.has(port)) problems.push(nodePortTaken(port, path, nodePorts.get(port)!));
+      const host = apiHostOf(item.applied);
+      if (host !== undefined && hosts.has(host)) problems.push(hostTaken(host, hosts.get(host)!));
+      if (problems.length === 0) return;
+      item.problems = problems;
+      item.applied = previous[i];
+      item.fallback = previous[i] !== undefined;
+      moved = true;
+    });
+  }
 }

@@ -50,10 +50,13 @@ describe("TrackingServer defaults", () => {
     assert.deepEqual(served.slice(served.indexOf("--serve-artifacts")), ["--serve-artifacts", "--artifacts-destination", "s3://bucket/runs"]);
   });
 
-  test("spec values in the command are not expanded by Kubernetes: $ is escaped", () => {
-    const command = serverCommand(trackingServer({ artifact_root: "s3://b/$(AWS_SECRET_ACCESS_KEY)", url: "https://h.example.com/$(X)" }));
+  test("spec values in the command and env are not expanded by Kubernetes: $ is escaped", () => {
+    const object = trackingServer({ artifact_root: "s3://b/$(AWS_SECRET_ACCESS_KEY)", url: "https://h.example.com/$(X)", s3_endpoint_url: "http://s3.example.com/$(MLFLOW_BACKEND_STORE_URI)" });
+    const command = serverCommand(object);
     assert.ok(command.includes("s3://b/$$(AWS_SECRET_ACCESS_KEY)"), command.join(" "));
     assert.deepEqual(command.slice(-2), ["--static-prefix", "/$$(X)"]);
+    const env = container(buildTrackingServer(object, options)).env.find((e: any) => e.name === "MLFLOW_S3_ENDPOINT_URL");
+    assert.equal(env.value, "http://s3.example.com/$$(MLFLOW_BACKEND_STORE_URI)");
   });
 
   test("the Service is ClusterIP on port 5000 named server", () => {

@@ -141,6 +141,25 @@ function treeMemory(root: number): number {
   return total;
 }
 
+function signalGroup(pid: number | undefined, name: NodeJS.Signals): void {
+  try {
+    if (pid !== undefined) process.kill(-pid, name);
+  } catch {
+    // The group is gone already.
+  }
+}
+
+/** The process groups of the containers not stopped yet: a test run that ends early takes them along. */
+const groups = new Set<number>();
+const killRunning = () => groups.forEach((pid) => signalGroup(pid, "SIGKILL"));
+process.once("exit", killRunning);
+for (const name of ["SIGINT", "SIGTERM"] as const) {
+  process.once(name, () => {
+    killRunning();
+    process.exit(128 + (name === "SIGINT" ? 2 : 15));
+  });
+}
+
 /** Starts the first container of a Deployment's pod template. */
 export async function runContainer(deployment: Manifest, options: RunOptions): Promise<RunningContainer> {
   const pod = deployment.spec.template.spec;
@@ -171,16 +190,8 @@ export async function runContainer(deployment: Manifest, options: RunOptions): P
   const child = spawn(argv[0], argv.slice(1), { cwd: home, env: processEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.on("error", (error) => (output += `\ncould not start ${argv[0]}: ${error.message}\n`));
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, name);
-    } catch {
-      // The group is gone already.
-    }
-  };
-  // A test run that ends early still takes the container's processes with it.
-  const killAll = () => signal("SIGKILL");
-  process.once("exit", killAll);
+  const signal = (name: NodeJS.Signals) => signalGroup(child.pid, name);
+  if (child.pid !== undefined) groups.add(child.pid);
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
@@ -199,13 +210,13 @@ export async function runContainer(deployment: Manifest, options: RunOptions): P
       // As the kubelet does: SIGTERM to everything in the container, a grace period, then SIGKILL to
       // whatever is left, even when the first process has already exited.
       signal("SIGTERM");
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-      } else {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
+      const alive = child.exitCode === null && child.signalCode === null && child.pid !== undefined;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([alive ? exited : Promise.resolve(), new Promise((resolve) => (timer = setTimeout(resolve, alive ? 10_000 : 500)))]);
+      if (alive) await new Promise((resolve) => setTimeout(resolve, 500));
+      clearTimeout(timer);
       signal("SIGKILL");
-      process.off("exit", killAll);
+      if (child.pid !== undefined) groups.delete(child.pid);
       fs.rmSync(workdir, { recursive: true, force: true });
     },
   };

@@ -94,7 +94,7 @@ describe(`the rendered MLflow server, run for real (MLflow from PyPI at the vers
     const ajax = await get("/team/ajax-api/2.0/mlflow/experiments/search?max_results=10");
     assert.equal(ajax.status, 200, "the UI's own API, under the prefix");
     assert.equal((await get("/elsewhere")).status, 404);
-    assert.equal((await get("/teamx/")).status, 404, "Prefix matches whole path elements");
+    assert.equal((await get("/teamx/")).status, 404, "the rendered Prefix path /team takes whole path elements only, as the Ingress API defines");
     assert.equal((await get("/api/2.0/mlflow/experiments/search?max_results=1", "other.example.com")).status, 404, "another host is not routed");
   });
 

@@ -38,3 +38,17 @@ test("an object kept on its last applied spec keeps its URL's host and its NodeP
     assert.ok(lines.includes("EasyService b/api: spec.ports[0].nodePort: 31005 is already used by EasyService b/web"), lines.join("\n"));
   }
 });
+
+test("an object sent back to its last applied spec holds that spec's claims too: a third object taking them is rejected", () => {
+  const at = (name: string, url: string, size = 1) => ts(name, { size, url });
+  // C is kept on h2 (its current spec is invalid); A moves from h1 to h2, so A is kept on h1; B takes h1.
+  const c = { raw: at("c", "https://h2.example.com", 2), lastAppliedSpec: { url: "https://h2.example.com" } };
+  const a = { raw: at("a", "https://h2.example.com/a"), lastAppliedSpec: { url: "https://h1.example.com" } };
+  const b = { raw: at("b", "https://h1.example.com/b") };
+  const { planned, errors } = planObjects([c, a, b]);
+  const byName = Object.fromEntries(planned.map((p) => [p.ref.name, p]));
+  assert.equal(byName.a.fallback, true);
+  assert.equal(byName.a.applied?.kind === "TrackingServer" && byName.a.applied.spec.url, "https://h1.example.com");
+  assert.equal(byName.b.applied, undefined, "b declares nothing: h1 is a's");
+  assert.ok(errors.map(formatError).some((line) => line.startsWith("TrackingServer a/b: spec.url: the host h1.example.com already serves the REST API (/api) of TrackingServer a/a")), errors.map(formatError).join("\n"));
+});
