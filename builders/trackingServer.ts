@@ -17,7 +17,7 @@ export const DEFAULT_BACKEND_URI = `sqlite:///${DATA_DIR}/mlflow.db`;
  */
 export const DEFAULT_RESOURCES = { requests: { cpu: "250m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } };
 
-/** The startup probe: MLflow may take this long to answer its first /health. */
+/** The startup probe: MLflow may take this long to answer its first probe. */
 export const STARTUP_PROBE = { periodSeconds: 5, failureThreshold: 60 };
 export const STARTUP_BUDGET_SECONDS = STARTUP_PROBE.periodSeconds * STARTUP_PROBE.failureThreshold;
 
@@ -118,7 +118,10 @@ export function ingress(object: TrackingServer, options: TrackingServerOptions):
   return { apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: childMetadata(object, object.metadata.name, labels(object)), spec };
 }
 
-/** Host headers the server accepts (MLflow 3.5 on; 3.1 ignores the setting): the public host and the Service's cluster names, with any port. */
+/**
+ * Host headers the server accepts (MLflow 3.5 on; 3.1 has no Host check and ignores it): the public host
+ * and the Service's cluster names, with any port.
+ */
 export function allowedHosts(object: TrackingServer): string {
   const { name, namespace } = object.metadata;
   const hosts = [name, `${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`, "localhost", "127.0.0.1"];

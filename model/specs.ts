@@ -36,8 +36,8 @@ export function nodePortsOf(object: CustomObject): [number, string][] {
 }
 
 /**
- * The host whose `/api` a TrackingServer claims: MLflow cannot serve its REST API under a path, so the
- * Ingress of a server under `https://host/team` routes the host's `/api` to it too.
+ * The host whose `/api` a TrackingServer claims: MLflow before 3.12 cannot serve its REST API under a
+ * path, so the Ingress of a server under `https://host/team` routes the host's `/api` to it too.
  */
 export function apiHostOf(object: CustomObject): string | undefined {
   return object.kind === "TrackingServer" && object.spec.url !== undefined ? new URL(object.spec.url).hostname : undefined;

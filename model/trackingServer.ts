@@ -29,7 +29,7 @@ export const TrackingServerSpec = strictObject({
   /** S3 secret key; stored in the `<name>-credentials` Secret, never in the pod spec. */
   aws_secret_key: noSpaces("a secret key without spaces", true).optional().describe("S3 secret access key"),
   /** Where artifacts are stored: `--artifacts-destination` when the server serves them, else `--default-artifact-root`. @default `/mlflow/artifacts` */
-  artifact_root: noSpaces("an artifact URI without spaces").optional().describe("Artifact store: where the server keeps artifacts it serves, or the root clients write to with serveArtifacts: false (default /mlflow/artifacts)"),
+  artifact_root: noSpaces("an artifact URI without spaces").optional().describe("Artifact store: where the server keeps the artifacts it serves, or else the root clients write to (default /mlflow/artifacts)"),
   /**
    * The server stores and serves artifacts (`--serve-artifacts`): clients upload and download through its
    * REST API and need no access to the store. `false` makes clients write to `artifact_root` themselves.
