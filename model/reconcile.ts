@@ -2,7 +2,7 @@
 // otherwise the last spec that was applied (kept in the object's status), so that a bad edit never
 // removes or replaces what a good one made.
 import { CustomObject, ObjectRef, Problem } from "./objects";
-import { apiHostOf, childNames, collectObjects, errorsOf, hostTaken, nodePortsOf, nodePortTaken, RawObject, SpecError } from "./specs";
+import { claimsOf, clashes, collectObjects, errorsOf, hold, RawObject, SpecError } from "./specs";
 import { transitionProblems } from "./transitions";
 
 /** A raw object, and the spec last applied for it (from its status), if any. */
@@ -68,27 +68,11 @@ export function planObjects(candidates: readonly Candidate[]): { planned: Planne
 function rejectTakersOfKeptNames(planned: Planned[], previous: readonly (CustomObject | undefined)[]): void {
   for (let moved = true; moved; ) {
     moved = false;
-    const names = new Map<string, ObjectRef>();
-    const nodePorts = new Map<number, ObjectRef>();
-    const hosts = new Map<string, ObjectRef>();
-    for (const item of planned) {
-      if (!item.fallback || item.applied === undefined) continue;
-      for (const name of childNames(item.applied)) names.set(`${item.ref.namespace} ${name}`, item.ref);
-      for (const [port] of nodePortsOf(item.applied)) nodePorts.set(port, item.ref);
-      const host = apiHostOf(item.applied);
-      if (host !== undefined) hosts.set(host, item.ref);
-    }
+    const held = new Map<string, ObjectRef>();
+    for (const item of planned) if (item.fallback && item.applied !== undefined) hold(claimsOf(item.applied), item.ref, held);
     planned.forEach((item, i) => {
       if (item.fallback || item.applied === undefined) return;
-      const problems: Problem[] = [];
-      const clash = childNames(item.applied).find((name) => names.has(`${item.ref.namespace} ${name}`));
-      if (clash !== undefined) {
-        const holder = names.get(`${item.ref.namespace} ${clash}`)!;
-        problems.push({ path: "metadata.name", message: `${JSON.stringify(item.ref.name)} would make the ${clash}, which ${holder.kind} ${holder.namespace}/${holder.name} already has` });
-      }
-      for (const [port, path] of nodePortsOf(item.applied)) if (nodePorts.has(port)) problems.push(nodePortTaken(port, path, nodePorts.get(port)!));
-      const host = apiHostOf(item.applied);
-      if (host !== undefined && hosts.has(host)) problems.push(hostTaken(host, hosts.get(host)!));
+      const problems = clashes(claimsOf(item.applied), held);
       if (problems.length === 0) return;
       item.problems = problems;
       item.applied = previous[i];

@@ -29,37 +29,56 @@ export function formatError(error: SpecError): string {
   return `${where}${error.ref.kind} ${error.ref.namespace}/${error.ref.name}: ${error.path}: ${error.message}`;
 }
 
-/** The NodePorts an object asks for, with the field path of each. */
-export function nodePortsOf(object: CustomObject): [number, string][] {
-  if (object.kind !== "EasyService") return [];
-  return (object.spec.ports ?? []).flatMap((port, i) => (port.nodePort === undefined ? [] : [[port.nodePort, `spec.ports[${i}].nodePort`] as [number, string]]));
-}
-
-/**
- * The host whose `/api` a TrackingServer claims: MLflow before 3.12 cannot serve its REST API under a
- * path, so the Ingress of a server under `https://host/team` routes the host's `/api` to it too.
- */
-export function apiHostOf(object: CustomObject): string | undefined {
-  return object.kind === "TrackingServer" && object.spec.url !== undefined ? new URL(object.spec.url).hostname : undefined;
-}
-
-/** Who holds a claim, in a problem's words. */
-type Holder = { kind: string; namespace?: string; name: string } | ObjectRef;
-const named = (holder: Holder) => `${holder.kind} ${holder.namespace}/${holder.name}`;
-
-/** The problem of an object whose URL is on a host that `holder` serves. */
-export function hostTaken(host: string, holder: Holder): Problem {
-  return { path: "spec.url", message: `the host ${host} already serves the REST API (/api) of ${named(holder)}, and MLflow before 3.12 cannot serve its API under a path: give each server a host of its own` };
-}
-
-/** The problem of an object asking for a NodePort that `holder` has. */
-export function nodePortTaken(port: number, path: string, holder: Holder): Problem {
-  return { path, message: `${port} is already used by ${named(holder)}` };
-}
-
 /** `<Kind> "<name>"` of every child the object makes (child names do not depend on the stack's options). */
 export function childNames(object: CustomObject): string[] {
   return childrenOf(object, { defaultImage: "-" }).map((child) => `${child.kind} ${JSON.stringify(child.metadata.name)}`);
+}
+
+/** Something only one object may have, and the problem of another object that asks for it too. */
+export interface Claim {
+  key: string;
+  problem(holder: ObjectRef): Problem;
+}
+
+const named = (holder: ObjectRef) => `${holder.kind} ${holder.namespace}/${holder.name}`;
+
+/**
+ * What an object takes in the cluster that no other object may, by kind of claim, in the order clashes
+ * are reported: its children's names (per namespace), its NodePorts (allocated cluster-wide), and the
+ * host of a TrackingServer's URL, whose `/api` it takes (MLflow before 3.12 cannot serve its REST API
+ * under a path, so the Ingress of a server under `https://host/team` routes the host's `/api` to it too;
+ * ingress controllers route a host's paths across namespaces).
+ */
+export function claimsOf(object: CustomObject): Claim[][] {
+  const { name, namespace } = object.metadata;
+  const children = childNames(object).map((child) => ({
+    key: `child ${namespace} ${child}`,
+    problem: (holder: ObjectRef) => ({ path: "metadata.name", message: `${JSON.stringify(name)} would make the ${child}, which ${named(holder)} already has` }),
+  }));
+  const ports = object.kind !== "EasyService" ? [] : (object.spec.ports ?? []).flatMap((port, i) => (port.nodePort === undefined ? [] : [{
+    key: `nodePort ${port.nodePort}`,
+    problem: (holder: ObjectRef) => ({ path: `spec.ports[${i}].nodePort`, message: `${port.nodePort} is already used by ${named(holder)}` }),
+  }]));
+  const host = object.kind === "TrackingServer" && object.spec.url !== undefined ? new URL(object.spec.url).hostname : undefined;
+  const hosts = host === undefined ? [] : [{
+    key: `host ${host}`,
+    problem: (holder: ObjectRef) => ({ path: "spec.url", message: `the host ${host} already serves the REST API (/api) of ${named(holder)}, and MLflow before 3.12 cannot serve its API under a path: give each server a host of its own` }),
+  }];
+  return [children, ports, hosts];
+}
+
+/** The problems of the first kind of claim of which `held` has some already; none when it has none. */
+export function clashes(claims: readonly Claim[][], held: ReadonlyMap<string, ObjectRef>): Problem[] {
+  for (const group of claims) {
+    const taken = group.filter((claim) => held.has(claim.key));
+    if (taken.length > 0) return taken.map((claim) => claim.problem(held.get(claim.key)!));
+  }
+  return [];
+}
+
+/** Records every claim as held by `holder`. */
+export function hold(claims: readonly Claim[][], holder: ObjectRef, held: Map<string, ObjectRef>): void {
+  for (const group of claims) for (const claim of group) held.set(claim.key, holder);
 }
 
 /** One object as read: its parsed form when valid, else the problems found. */
@@ -81,9 +100,7 @@ export interface Collected {
  */
 export function collectObjects(entries: readonly RawObject[]): Collected[] {
   const owners = new Map<string, CustomObject>();
-  const children = new Map<string, CustomObject>();
-  const nodePorts = new Map<number, CustomObject>();
-  const apiHosts = new Map<string, CustomObject>();
+  const held = new Map<string, ObjectRef>();
   return entries.map(({ raw, file }) => {
     const parsed = parseObject(raw);
     if (!parsed.ok) return { ref: parsed.ref, file, raw, problems: parsed.problems };
@@ -93,25 +110,10 @@ export function collectObjects(entries: readonly RawObject[]): Collected[] {
       const message = `${JSON.stringify(parsed.ref.name)} is already used by ${owner.kind} ${key}, whose children have the same names`;
       return { ref: parsed.ref, file, raw, problems: [{ path: "metadata.name", message }] };
     }
-    const namespace = parsed.ref.namespace;
-    const names = childNames(parsed.object);
-    const clash = names.find((child) => children.has(`${namespace} ${child}`));
-    if (clash !== undefined) {
-      const holder = children.get(`${namespace} ${clash}`)!;
-      const message = `${JSON.stringify(parsed.ref.name)} would make the ${clash}, which ${holder.kind} ${namespace}/${holder.metadata.name} already has`;
-      return { ref: parsed.ref, file, raw, problems: [{ path: "metadata.name", message }] };
-    }
-    const taken = nodePortsOf(parsed.object).filter(([port]) => nodePorts.has(port));
-    if (taken.length > 0) {
-      const problems = taken.map(([port, path]) => nodePortTaken(port, path, { kind: nodePorts.get(port)!.kind, ...nodePorts.get(port)!.metadata }));
-      return { ref: parsed.ref, file, raw, problems };
-    }
-    const host = apiHostOf(parsed.object);
-    const server = host === undefined ? undefined : apiHosts.get(host);
-    if (server !== undefined) return { ref: parsed.ref, file, raw, problems: [hostTaken(host!, { kind: server.kind, ...server.metadata })] };
-    if (host !== undefined) apiHosts.set(host, parsed.object);
-    for (const [port] of nodePortsOf(parsed.object)) nodePorts.set(port, parsed.object);
-    for (const child of names) children.set(`${namespace} ${child}`, parsed.object);
+    const claims = claimsOf(parsed.object);
+    const problems = clashes(claims, held);
+    if (problems.length > 0) return { ref: parsed.ref, file, raw, problems };
+    hold(claims, parsed.ref, held);
     owners.set(key, parsed.object);
     return { ref: parsed.ref, file, raw, object: parsed.object, problems: [] };
   });

@@ -35,7 +35,8 @@ export const NODE_NAME = "kwok-node-0";
 export const STORAGE_CLASS = "standard";
 const PROVISIONER = "crdstack.test/local";
 
-function freePort(): Promise<number> {
+/** A loopback port nothing listens on. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();

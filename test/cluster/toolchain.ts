@@ -27,19 +27,26 @@ export function parseExports(text: string): Record<string, string> {
   return values;
 }
 
+/**
+ * Runs one of the scripts that provide tools (`scripts/<name>`) and returns the variables it exports;
+ * `missing` is the error when it fails, saying what to do.
+ */
+export function scriptExports(name: string, missing: string): Record<string, string> {
+  try {
+    return parseExports(execFileSync("bash", [path.join(ROOT, "scripts", name)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }));
+  } catch {
+    throw new Error(missing);
+  }
+}
+
 export function useToolchain(): Toolchain {
   if (toolchain !== undefined) return toolchain;
-  let printed: string;
-  try {
-    printed = execFileSync("bash", [path.join(ROOT, "scripts", "toolchain.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  } catch {
-    throw new Error(
-      "The real-engine toolchain is missing and could not be built: run `bash scripts/toolchain.sh` and read its last lines " +
-        "(it builds Pulumi, its Kubernetes provider, Kubernetes, etcd and kwok with Go), or point CRDSTACK_PULUMI_BIN, " +
-        "CRDSTACK_KUBERNETES_PROVIDER and CRDSTACK_KUBE_BIN at existing installs (see README, \"The toolchain\").",
-    );
-  }
-  const values = parseExports(printed);
+  const values = scriptExports(
+    "toolchain.sh",
+    "The real-engine toolchain is missing and could not be built: run `bash scripts/toolchain.sh` and read its last lines " +
+      "(it builds Pulumi, its Kubernetes provider, Kubernetes, etcd and kwok with Go), or point CRDSTACK_PULUMI_BIN, " +
+      "CRDSTACK_KUBERNETES_PROVIDER and CRDSTACK_KUBE_BIN at existing installs (see README, \"The toolchain\").",
+  );
   toolchain = { pulumiBin: values.CRDSTACK_PULUMI_BIN, pulumiHome: values.PULUMI_HOME, kubeBin: values.CRDSTACK_KUBE_BIN };
   return toolchain;
 }

@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { dump, loadAll } from "js-yaml";
 import { run as cli } from "../../cli/main";
+import { apiVersionOf, Kind } from "../../model/objects";
 import { KubeObject } from "../cluster/cluster";
 
 export class SpecFolder {
@@ -38,16 +39,13 @@ export function changedObjects(before: readonly KubeObject[], after: readonly Ku
   return [...keys].filter((k) => old.get(k) !== now.get(k)).sort();
 }
 
-export const trackingServer = (namespace: string, name: string, spec: Record<string, unknown>): KubeObject => ({
-  apiVersion: "experiment.aiscope/v1alpha2",
-  kind: "TrackingServer",
+/** A custom resource of `kind` as a user writes it. */
+const customResource = (kind: Kind) => (namespace: string, name: string, spec: Record<string, unknown>): KubeObject => ({
+  apiVersion: apiVersionOf(kind),
+  kind,
   metadata: { name, namespace },
   spec,
 });
 
-export const easyService = (namespace: string, name: string, spec: Record<string, unknown>): KubeObject => ({
-  apiVersion: "app.kubebuilder.io/v1",
-  kind: "EasyService",
-  metadata: { name, namespace },
-  spec,
-});
+export const trackingServer = customResource("TrackingServer");
+export const easyService = customResource("EasyService");

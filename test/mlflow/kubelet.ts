@@ -11,9 +11,9 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { freePort } from "../cluster/controlPlane";
 
 export type Manifest = Record<string, any>;
 
@@ -69,13 +69,6 @@ export function containerEnv(container: Manifest, secrets: readonly Manifest[]):
   return env;
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export interface RunningContainer {
   /** The loopback port of each containerPort, by port name and by number. */

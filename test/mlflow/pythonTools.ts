@@ -1,8 +1,6 @@
 // The Python programs the MLflow test runs, from `scripts/python-tools.sh` (the cache, or an install
 // from PyPI): found once per process.
-import { execFileSync } from "node:child_process";
-import * as path from "node:path";
-import { parseExports } from "../cluster/toolchain";
+import { scriptExports } from "../cluster/toolchain";
 
 export interface PythonTools {
   /** A virtual environment with what the default MLflow image holds: MLflow, nothing else. */
@@ -19,16 +17,11 @@ let tools: PythonTools | undefined;
 
 export function usePythonTools(): PythonTools {
   if (tools !== undefined) return tools;
-  let printed: string;
-  try {
-    printed = execFileSync("bash", [path.resolve(__dirname, "..", "..", "scripts", "python-tools.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  } catch {
-    throw new Error(
-      "The MLflow test's Python programs are missing and could not be installed: run `bash scripts/python-tools.sh` and read its " +
-        "last lines (it needs Python 3.11 or later with venv, and PyPI), see README, \"The toolchain\".",
-    );
-  }
-  const values = parseExports(printed);
+  const values = scriptExports(
+    "python-tools.sh",
+    "The MLflow test's Python programs are missing and could not be installed: run `bash scripts/python-tools.sh` and read its " +
+      "last lines (it needs Python 3.11 or later with venv, and PyPI), see README, \"The toolchain\".",
+  );
   tools = { mlflow: values.CRDSTACK_MLFLOW_ENV, s3Client: values.CRDSTACK_S3_CLIENT, moto: values.CRDSTACK_MOTO_ENV, mlflowCurrent: values.CRDSTACK_MLFLOW_CURRENT_ENV };
   return tools;
 }

@@ -11,7 +11,8 @@ import { quantityValue } from "../../model/common";
 import { DEFAULT_MLFLOW_IMAGE } from "../../model/config";
 import { trackingServer } from "../helpers";
 import { startIngress } from "./ingress";
-import { awaitStartup, fetchWithHost, freePort, Manifest, probe, runContainer, RunningContainer } from "./kubelet";
+import { freePort } from "../cluster/controlPlane";
+import { awaitStartup, fetchWithHost, Manifest, probe, runContainer, RunningContainer } from "./kubelet";
 import { PythonTools, usePythonTools } from "./pythonTools";
 
 let tools: PythonTools;
