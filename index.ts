@@ -26,9 +26,21 @@ async function readState(config: StackConfig): Promise<ClusterState | undefined>
   }
 }
 
+/**
+ * From files, an object missing from a run has its children deleted. A missing path, an empty folder and
+ * files with no objects stop the run before anything is declared (sources/files.ts), and so does any
+ * document that could not be read: which objects it held is unknown, and they would lose their
+ * children. (An object that reads but is invalid keeps its last applied spec.) To remove every object,
+ * `pulumi destroy`.
+ */
 function readCandidates(config: StackConfig, state: ClusterState | undefined): { candidates: Candidate[]; errors: SpecError[] } {
-  if (config.source === "files") return fileCandidates([config.specs], state);
-  return { candidates: clusterCandidates(state!), errors: [] };
+  if (config.source === "cluster") return { candidates: clusterCandidates(state!), errors: [] };
+  const read = fileCandidates([config.specs], state);
+  if (read.errors.length > 0) {
+    const why = read.candidates.length === 0 ? "no object could be read, and a run without objects would delete every object's children" : "a document that cannot be read may hold objects whose children the run would delete";
+    throw new Error(`crdstack:specs ${config.specs}: ${why}:\n${read.errors.map(formatError).join("\n")}`);
+  }
+  return read;
 }
 
 /**

@@ -14,7 +14,7 @@ import { childrenOf, planManifests } from "../builders/plan";
 import { run as cli } from "../cli/main";
 import { DEFAULT_MLFLOW_IMAGE } from "../model/config";
 import { crdManifests } from "../model/crd";
-import { loadSpecFiles } from "../model/specs";
+import { loadSpecFiles } from "../sources/files";
 import { startControlPlane } from "../test/cluster/controlPlane";
 import { newStack, PROJECT_ROOT, PulumiStack } from "../test/engine/pulumi";
 import { writeSpecs } from "./specs";

@@ -8,7 +8,7 @@ import { childrenOf, planManifests } from "../builders/plan";
 import { run } from "../cli/main";
 import { registerManifest, resourceName } from "../components/children";
 import { DEFAULT_MLFLOW_IMAGE } from "../model/config";
-import { loadSpecFiles } from "../model/specs";
+import { loadSpecFiles } from "../sources/files";
 
 const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
 

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { KINDS } from "../model/objects";
 import { OperatorConfig } from "../model/operator";
+import { ORIGINAL_FINALIZER, ORIGINAL_SPEC_ANNOTATION } from "../model/takeover";
 import { Manifest, MANAGED_BY } from "./meta";
 
 export const WORKSPACE = "crdstack-workspace";
@@ -31,10 +32,13 @@ const customResources = Object.values(KINDS);
  * What the program does in the cluster, and nothing more: read the custom resources and write their
  * status, manage the child kinds, and read what `@pulumi/kubernetes` awaits (pods, replica sets,
  * endpoints, events). It needs no CRD, namespace or RBAC rights: the bootstrap stack installs those.
+ * With `takeover`, also `patch` on the custom resources, to release the original controllers' finalizer
+ * and annotation when it takes their objects over (providers/takeover.ts), limited to that by
+ * `workspaceGuard`; the program never writes a spec in the cluster.
  */
-export function workspaceRules() {
+export function workspaceRules(takeover = false) {
   return [
-    ...customResources.map(({ group, plural }) => ({ apiGroups: [group], resources: [plural], verbs: READ })),
+    ...customResources.map(({ group, plural }) => ({ apiGroups: [group], resources: [plural], verbs: takeover ? [...READ, "patch"] : READ })),
     ...customResources.map(({ group, plural }) => ({ apiGroups: [group], resources: [`${plural}/status`], verbs: ["get", "update", "patch"] })),
     { apiGroups: [""], resources: ["secrets", "services", "persistentvolumeclaims"], verbs: MANAGE },
     { apiGroups: ["apps"], resources: ["deployments"], verbs: MANAGE },
@@ -63,6 +67,53 @@ function binding(kind: "ClusterRoleBinding" | "RoleBinding", name: string, names
   };
 }
 
+/**
+ * What the workspace may change on a custom resource, which RBAC cannot say: only the release of the
+ * original controllers' marks on a take-over (their finalizer and annotation leave it), never the spec,
+ * labels or other metadata a tenant set. A policy of the API server (Kubernetes 1.30 on), so that
+ * whoever controls the program cannot use that `patch` to rewrite specs.
+ */
+export function workspaceGuard(operator: OperatorConfig): Manifest[] {
+  const name = `${WORKSPACE}-custom-resources`;
+  const optional = (which: string, field: string) => `${which}.metadata.?${field}`;
+  const list = (which: string, field: string) => `${optional(which, field)}.orValue([])`;
+  const map = (which: string, field: string) => `${optional(which, field)}.orValue({})`;
+  const same = (field: string) => `${optional("object", field)} == ${optional("oldObject", field)}`;
+  const validations = [
+    { expression: "object.?spec == oldObject.?spec", message: "the workspace may not change a spec" },
+    { expression: ["labels", "ownerReferences", "generateName"].map(same).join(" && "), message: "the workspace may not change labels or ownerReferences" },
+    {
+      expression: `${list("object", "finalizers")}.all(f, f in ${list("oldObject", "finalizers")}) && ${list("oldObject", "finalizers")}.all(f, f in ${list("object", "finalizers")} || f == '${ORIGINAL_FINALIZER}')`,
+      message: `the workspace may only remove the finalizer ${ORIGINAL_FINALIZER}`,
+    },
+    {
+      expression: `${map("object", "annotations")}.all(k, k in ${map("oldObject", "annotations")} && ${map("object", "annotations")}[k] == ${map("oldObject", "annotations")}[k]) && ${map("oldObject", "annotations")}.all(k, k in ${map("object", "annotations")} || k == '${ORIGINAL_SPEC_ANNOTATION}')`,
+      message: `the workspace may only remove the annotation ${ORIGINAL_SPEC_ANNOTATION}`,
+    },
+  ].map((validation) => ({ ...validation, reason: "Forbidden" }));
+  return [
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name, labels: labels(WORKSPACE) },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+          resourceRules: customResources.map(({ group, plural }) => ({ apiGroups: [group], apiVersions: ["*"], operations: ["UPDATE"], resources: [plural] })),
+        },
+        matchConditions: [{ name: "workspace", expression: `request.userInfo.username == 'system:serviceaccount:${operator.namespace}:${WORKSPACE}'` }],
+        validations,
+      },
+    },
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name, labels: labels(WORKSPACE) },
+      spec: { policyName: name, validationActions: ["Deny"] },
+    },
+  ];
+}
+
 /** The workspace's service account and RBAC: cluster-wide for one Stack, per namespace for shards. */
 export function workspaceRbac(operator: OperatorConfig): Manifest[] {
   const account = { name: WORKSPACE, namespace: operator.namespace };
@@ -70,12 +121,13 @@ export function workspaceRbac(operator: OperatorConfig): Manifest[] {
   const namespaces = operator.shards.flatMap((shard) => shard.namespaces);
   return [
     serviceAccount(operator.namespace, WORKSPACE),
-    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: WORKSPACE, labels: labels(WORKSPACE) }, rules: workspaceRules() },
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: WORKSPACE, labels: labels(WORKSPACE) }, rules: workspaceRules(operator.takeover) },
     ...(namespaces.length === 0
       ? [binding("ClusterRoleBinding", WORKSPACE, undefined, role, account)]
       : namespaces.map((namespace) => binding("RoleBinding", WORKSPACE, namespace, role, account))),
     // The operator's workspace authenticates its agent with token reviews.
     binding("ClusterRoleBinding", `${WORKSPACE}-auth-delegator`, undefined, { kind: "ClusterRole", name: "system:auth-delegator" }, account),
+    ...(operator.takeover ? workspaceGuard(operator) : []),
   ];
 }
 

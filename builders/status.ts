@@ -24,6 +24,7 @@ export interface StatusBody extends ReplicaCounts {
   problems: Problem[];
   lastAppliedSpec?: Record<string, unknown>;
   url?: string;
+  volume?: string;
 }
 
 /** Where a status goes: the custom resource's coordinates. `uid` pins the write to this very object. */
@@ -75,6 +76,11 @@ export function statusEntry(report: ObjectReport, counts: ReplicaCounts | undefi
   if (report.applied !== undefined) status.lastAppliedSpec = maskSpec(report.applied.kind, report.applied.spec);
   if (report.applied?.kind === "TrackingServer") {
     status.url = report.applied.spec.url ?? `http://${report.name}.${report.namespace}.svc:${MLFLOW_PORT}`;
+    const { volumeSize, storageClassName } = report.applied.spec;
+    if (volumeSize !== undefined) {
+      const storageClass = storageClassName === undefined ? "the cluster's default StorageClass" : `StorageClass ${storageClassName}`;
+      status.volume = `PersistentVolumeClaim ${report.name} (${volumeSize}, ${storageClass})`;
+    }
   }
   if (report.kind === "EasyService" && counts !== undefined) {
     for (const key of REPLICA_COUNTS) {

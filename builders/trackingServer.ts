@@ -4,7 +4,7 @@
 // `@pulumi/kubernetesx` is not used here: its PodBuilder returns Pulumi Outputs (so `render` and
 // `validate` would need the Pulumi engine) and replaces the pod labels with `{app: <container>}`.
 import { TrackingServerObject as TrackingServer } from "../model/objects";
-import { DATA_DIR, DEFAULT_ARTIFACT_ROOT, servesArtifacts } from "../model/trackingServer";
+import { DATA_DIR, DEFAULT_ARTIFACT_ROOT, servesArtifacts, TRACKING_SERVER_APP } from "../model/trackingServer";
 import { childLabels, childMetadata, Manifest } from "./meta";
 
 export const MLFLOW_PORT = 5000;
@@ -47,13 +47,16 @@ export function servedPath(url: string | undefined): string {
   return url === undefined ? "" : new URL(url).pathname.replace(/\/+$/, "");
 }
 
-function labels(object: TrackingServer) {
-  return childLabels(object, "mlflow");
+/**
+ * The original controller's selector, `{app: trackingserver, ts_name: <name>}`, kept: a Deployment's
+ * selector cannot change, so the servers it made are taken over as they run.
+ */
+function selector(object: TrackingServer) {
+  return { app: TRACKING_SERVER_APP, ts_name: object.metadata.name };
 }
 
-function selector(object: TrackingServer) {
-  const { "app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance } = labels(object);
-  return { "app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance };
+function labels(object: TrackingServer) {
+  return { ...selector(object), ...childLabels(object, "mlflow") };
 }
 
 /** Environment variable (from the credentials Secret) that holds the backend store URI. */
@@ -82,15 +85,14 @@ export function tlsSecret(object: TrackingServer): Manifest | undefined {
   };
 }
 
+/** The claim mounted at /mlflow, when `volumeSize` is set; without `storageClassName`, of the cluster's default class. */
 export function volumeClaim(object: TrackingServer): Manifest | undefined {
   const { volumeSize, storageClassName } = object.spec;
-  if (volumeSize === undefined || storageClassName === undefined) return undefined;
-  return {
-    apiVersion: "v1",
-    kind: "PersistentVolumeClaim",
-    metadata: childMetadata(object, object.metadata.name, labels(object)),
-    spec: { accessModes: ["ReadWriteOnce"], storageClassName, resources: { requests: { storage: volumeSize } } },
-  };
+  if (volumeSize === undefined) return undefined;
+  const spec: Record<string, unknown> = { accessModes: ["ReadWriteOnce"] };
+  if (storageClassName !== undefined) spec.storageClassName = storageClassName;
+  spec.resources = { requests: { storage: volumeSize } };
+  return { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: childMetadata(object, object.metadata.name, labels(object)), spec };
 }
 
 export function service(object: TrackingServer): Manifest {

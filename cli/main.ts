@@ -7,7 +7,8 @@ import { operatorManifests } from "../builders/operator";
 import { maskSecrets, planManifests } from "../builders/plan";
 import { parseStackConfig, StackConfig } from "../model/config";
 import { crdManifests } from "../model/crd";
-import { formatError, loadSpecFiles } from "../model/specs";
+import { formatError } from "../model/specs";
+import { loadSpecFiles } from "../sources/files";
 
 const usage = `usage:
   validate <files or folders>...                  check specs; one line per problem

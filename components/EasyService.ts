@@ -3,7 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { buildEasyService } from "../builders/easyService";
 import { EasyServiceObject } from "../model/objects";
-import { CustomResourceSource, owned, ownerOf, registerCustomResource, resourceName } from "./children";
+import { Takeover } from "../providers/takeover";
+import { CustomResourceSource, declareRelease, declareTakeover, owned, ownerAfter, ownerOf, registerCustomResource, resourceName } from "./children";
 
 export interface EasyServiceArgs {
   /** The object to declare: valid, or the last applied spec (see `fallback`). */
@@ -16,6 +17,8 @@ export interface EasyServiceArgs {
 export class EasyService extends pulumi.ComponentResource {
   /** The custom resource, when the program creates it (files source). */
   public readonly customResource: k8s.apiextensions.CustomResource | undefined;
+  /** Present while the original controller's marks are on the custom resource (see components/children.ts). */
+  public readonly takeover: { handover: Takeover; release: Takeover } | undefined;
   public readonly deployment: k8s.apps.v1.Deployment;
   /** Present when the spec has `ports`. */
   public readonly service: k8s.core.v1.Service | undefined;
@@ -24,12 +27,17 @@ export class EasyService extends pulumi.ComponentResource {
     super("crdstack:index:EasyService", name, {}, opts);
     const { object, source, fallback } = args;
     const children = buildEasyService(object);
+    const takeover = declareTakeover(object, source, this);
+    const childOptions = { parent: this, dependsOn: takeover ? [takeover] : [] };
 
-    this.customResource = registerCustomResource(object, source, fallback === true, this);
-    const owner = ownerOf(object, source, this.customResource);
-    this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(children.deployment, owner), { parent: this });
-    this.service = children.service && new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(children.service, owner), { parent: this });
+    this.customResource = registerCustomResource(object, source, fallback === true, this, takeover);
+    const owner = ownerAfter(ownerOf(object, source, this.customResource), takeover);
+    this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(children.deployment, owner), childOptions);
+    this.service = children.service && new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(children.service, owner), childOptions);
 
-    this.registerOutputs({ customResource: this.customResource, deployment: this.deployment, service: this.service });
+    const applied = this.service ? [this.deployment, this.service] : [this.deployment];
+    this.takeover = takeover && { handover: takeover, release: declareRelease(object, source, applied, this)! };
+
+    this.registerOutputs({ takeover: this.takeover, customResource: this.customResource, deployment: this.deployment, service: this.service });
   }
 }

@@ -5,7 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { buildTrackingServer, MLFLOW_PORT, TrackingServerOptions } from "../builders/trackingServer";
 import { Manifest } from "../builders/meta";
 import { TrackingServerObject } from "../model/objects";
-import { CustomResourceSource, Owner, owned, ownerOf, registerCustomResource, resourceName, secretArgs } from "./children";
+import { Takeover } from "../providers/takeover";
+import { CustomResourceSource, declareRelease, declareTakeover, Owner, owned, ownerAfter, ownerOf, registerCustomResource, resourceName, secretArgs } from "./children";
 
 export interface TrackingServerArgs {
   /** The object to declare: valid, or the last applied spec (see `fallback`). */
@@ -20,18 +21,20 @@ export interface TrackingServerArgs {
  * The claim that holds the server's database. With `retain`, Pulumi leaves it in the cluster when it
  * leaves the program, and it has no ownerReference, so deleting the TrackingServer keeps it too.
  */
-function volumeClaim(manifest: Manifest, retain: boolean, owner: Owner | undefined, parent: pulumi.Resource) {
+function volumeClaim(manifest: Manifest, retain: boolean, owner: Owner | undefined, opts: pulumi.CustomResourceOptions) {
   const args = owned<k8s.core.v1.PersistentVolumeClaimArgs>(manifest, retain ? undefined : owner);
-  return new k8s.core.v1.PersistentVolumeClaim(resourceName(manifest), args, { parent, retainOnDelete: retain });
+  return new k8s.core.v1.PersistentVolumeClaim(resourceName(manifest), args, { ...opts, retainOnDelete: retain });
 }
 
 export class TrackingServer extends pulumi.ComponentResource {
   /** The custom resource, when the program creates it (files source). */
   public readonly customResource: k8s.apiextensions.CustomResource | undefined;
+  /** Present while the original controller's marks are on the custom resource (see components/children.ts). */
+  public readonly takeover: { handover: Takeover; release: Takeover } | undefined;
   public readonly credentials: k8s.core.v1.Secret;
   /** Present when `cert` and `key` are set. */
   public readonly tlsSecret: k8s.core.v1.Secret | undefined;
-  /** Present when `volumeSize` and `storageClassName` are set. */
+  /** Present when `volumeSize` is set. */
   public readonly volumeClaim: k8s.core.v1.PersistentVolumeClaim | undefined;
   public readonly service: k8s.core.v1.Service;
   /** Present when `url` is set. */
@@ -45,26 +48,31 @@ export class TrackingServer extends pulumi.ComponentResource {
     const { object, options, source } = args;
     const fallback = args.fallback === true;
     const children = buildTrackingServer(object, options);
-    const parent = { parent: this };
+    const takeover = declareTakeover(object, source, this);
+    const after = (...resources: (pulumi.Resource | undefined)[]) => ({
+      parent: this,
+      dependsOn: [takeover, ...resources].filter((resource): resource is pulumi.Resource => resource !== undefined),
+    });
     // Declared from the last applied spec, whose secret fields read `(secret)`, the Secrets keep what they
     // hold: the provider's check turns `stringData` into `data`, so both are left as they are.
-    const secretOptions = { parent: this, ignoreChanges: fallback ? ["stringData", "data"] : [] };
+    const secretOptions = { ...after(), ignoreChanges: fallback ? ["stringData", "data"] : [] };
 
-    this.customResource = registerCustomResource(object, source, fallback, this);
-    const owner = ownerOf(object, source, this.customResource);
+    this.customResource = registerCustomResource(object, source, fallback, this, takeover);
+    const owner = ownerAfter(ownerOf(object, source, this.customResource), takeover);
     this.credentials = new k8s.core.v1.Secret(resourceName(children.credentials), secretArgs(children.credentials, owner), secretOptions);
     this.tlsSecret = children.tlsSecret && new k8s.core.v1.Secret(resourceName(children.tlsSecret), secretArgs(children.tlsSecret, owner), secretOptions);
-    this.volumeClaim = children.volumeClaim && volumeClaim(children.volumeClaim, object.spec.retainVolume === true, owner, this);
-    this.service = new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(children.service, owner), parent);
-    this.ingress = children.ingress && new k8s.networking.v1.Ingress(resourceName(children.ingress), owned<k8s.networking.v1.IngressArgs>(children.ingress, owner), { parent: this, dependsOn: this.tlsSecret ? [this.tlsSecret] : [] });
-    this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(children.deployment, owner), {
-      parent: this,
-      dependsOn: [this.credentials, ...(this.volumeClaim ? [this.volumeClaim] : [])],
-    });
+    this.volumeClaim = children.volumeClaim && volumeClaim(children.volumeClaim, object.spec.retainVolume === true, owner, after());
+    this.service = new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(children.service, owner), after());
+    this.ingress = children.ingress && new k8s.networking.v1.Ingress(resourceName(children.ingress), owned<k8s.networking.v1.IngressArgs>(children.ingress, owner), after(this.tlsSecret));
+    this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(children.deployment, owner), after(this.credentials, this.volumeClaim));
     const { name: objectName, namespace } = object.metadata;
     this.url = object.spec.url ?? `http://${objectName}.${namespace}.svc:${MLFLOW_PORT}`;
 
+    const applied = [this.credentials, this.tlsSecret, this.volumeClaim, this.service, this.ingress, this.deployment].filter((r): r is NonNullable<typeof r> => r !== undefined);
+    this.takeover = takeover && { handover: takeover, release: declareRelease(object, source, applied, this)! };
+
     this.registerOutputs({
+      takeover: this.takeover,
       customResource: this.customResource,
       credentials: this.credentials,
       tlsSecret: this.tlsSecret,

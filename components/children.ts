@@ -4,7 +4,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { customResourceManifest, Manifest, ownerReference, OwnerReference } from "../builders/meta";
-import { CustomObject, SECRET_FIELDS } from "../model/objects";
+import { apiVersionOf, CustomObject, SECRET_FIELDS } from "../model/objects";
+import { FIELD_MANAGER, Handover, ORIGINAL_CHILDREN } from "../model/takeover";
+import { Takeover, TakeoverObject } from "../providers/takeover";
 
 /** Where the component's custom resource lives, which decides whether it registers it. */
 export type CustomResourceSource =
@@ -12,9 +14,9 @@ export type CustomResourceSource =
    * The program creates the custom resource from a file (after the CRDs in `dependsOn`); `uid` is its
    * uid when the cluster already has it.
    */
-  | { create: true; dependsOn: pulumi.Input<pulumi.Resource>[]; uid: string | undefined }
+  | { create: true; dependsOn: pulumi.Input<pulumi.Resource>[]; uid: string | undefined; handover?: Handover }
   /** The custom resource already exists in the cluster (a user created it); `uid` is its uid. */
-  | { create: false; uid: string | undefined };
+  | { create: false; uid: string | undefined; handover?: Handover };
 
 /** The Pulumi resource name of a namespaced object: `<namespace>/<name>`. */
 export function resourceName(manifest: Manifest): string {
@@ -39,15 +41,47 @@ export function registerCustomResource(
   source: CustomResourceSource,
   keepSpec: boolean,
   parent: pulumi.Resource,
+  takeover: Takeover | undefined,
 ): k8s.apiextensions.CustomResource | undefined {
   if (!source.create) return undefined;
-  const manifest = customResourceManifest(object);
+  const manifest = owned<Manifest>(customResourceManifest(object), undefined);
   return new k8s.apiextensions.CustomResource(
     resourceName(manifest),
     { ...manifest, spec: withSecrets(object.spec, SECRET_FIELDS[object.kind]) },
-    { parent, dependsOn: source.dependsOn, ignoreChanges: keepSpec ? ["spec"] : [] },
+    { parent, dependsOn: [...source.dependsOn, ...(takeover === undefined ? [] : [takeover])], ignoreChanges: keepSpec ? ["spec"] : [] },
   );
 }
+
+/**
+ * When the original controller reconciled the object (its marks are on it), the fields it set on the
+ * children it made (and, from files, the fields kubectl set on the custom resource) are handed to the
+ * program before it applies them: see model/takeover.ts. Only children whose controller
+ * ownerReference names this very custom resource change hands.
+ */
+export function declareTakeover(object: CustomObject, source: CustomResourceSource, parent?: pulumi.Resource): Takeover | undefined {
+  const { handover, uid } = source;
+  if (handover === undefined || uid === undefined) return undefined;
+  const { name, namespace } = object.metadata;
+  const objects: TakeoverObject[] = ORIGINAL_CHILDREN[object.kind].map(({ apiVersion, kind, metadataOnly }) => ({ apiVersion, kind, namespace, name, owner: uid, metadataOnly }));
+  if (source.create) objects.unshift({ apiVersion: apiVersionOf(object.kind), kind: object.kind, namespace, name });
+  return new Takeover(takeoverName(object.kind, namespace, name), { objects }, { parent });
+}
+
+/**
+ * Once the children are applied, the marks leave the custom resource: the finalizer nothing would
+ * remove any more, the annotation nothing reads. (Released earlier, a failed apply would leave no mark
+ * to take over from on the next run.)
+ */
+export function declareRelease(object: CustomObject, source: CustomResourceSource, after: pulumi.Resource[], parent?: pulumi.Resource): Takeover | undefined {
+  const { handover, uid } = source;
+  if (handover === undefined || uid === undefined) return undefined;
+  const { name, namespace } = object.metadata;
+  const release = { apiVersion: apiVersionOf(object.kind), kind: object.kind, namespace, name, uid, ...handover };
+  return new Takeover(`${takeoverName(object.kind, namespace, name)}/release`, { objects: [], release }, { parent, dependsOn: after });
+}
+
+/** A take-over's resource name, `<Kind>/<namespace>/<name>`: unique across both kinds. */
+const takeoverName = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
 
 /** The ownerReference of the children, once known. */
 export type Owner = pulumi.Output<OwnerReference>;
@@ -67,15 +101,40 @@ export function ownerOf(
 }
 
 /**
+ * The ownerReference once the take-over is done. A preview then does not dry-run the children against
+ * objects that still hold the other controller's fields (a plain `value` beside the program's
+ * `valueFrom` would be refused): the provider previews a resource with an unknown input as it is.
+ */
+export function ownerAfter(owner: Owner | undefined, takeover: Takeover | undefined): Owner | undefined {
+  if (owner === undefined || takeover === undefined) return owner;
+  // A preview knows the take-over's outputs already (the engine previews a create with its inputs).
+  if (pulumi.runtime.isDryRun()) return pulumi.output(pulumi.unknown) as unknown as Owner;
+  return pulumi.all([takeover.handedOver, owner]).apply(([, reference]) => reference);
+}
+
+/**
  * A resource's arguments: the builder's manifest with the ownerReference added. The builders return
  * plain manifests (so `render` needs no Pulumi engine); `A` names the resource's argument type, which the
  * manifest has the shape of, as the test comparing the program with `render` checks.
  */
 export function owned<A>(manifest: Manifest, owner: Owner | undefined): A {
   const withOwner = owner === undefined ? manifest.metadata : { ...manifest.metadata, ownerReferences: [owner] };
-  const metadata = UNAWAITED_KINDS.has(manifest.kind) ? { ...withOwner, annotations: { ...withOwner.annotations, [SKIP_AWAIT]: "true" } } : withOwner;
-  return { ...manifest, metadata } as A;
+  const annotations = { ...withOwner.annotations, [PATCH_FIELD_MANAGER]: FIELD_MANAGER, [PATCH_FORCE]: "true", ...(UNAWAITED_KINDS.has(manifest.kind) ? { [SKIP_AWAIT]: "true" } : {}) };
+  return { ...manifest, metadata: { ...withOwner, annotations } } as A;
 }
+
+/**
+ * The provider's annotation that names the field manager it applies as. One fixed name (instead of a
+ * random one per resource) is what lets a take-over hand it the fields of the controller it replaces.
+ */
+export const PATCH_FIELD_MANAGER = "pulumi.com/patchFieldManager";
+
+/**
+ * The provider's annotation that makes its apply take a field another manager set (a `kubectl edit`,
+ * the provider's own random manager of an earlier version of the program) instead of failing the run
+ * with a conflict: what the spec says wins, as with the controllers the program replaces.
+ */
+export const PATCH_FORCE = "pulumi.com/patchForce";
 
 /** The provider's annotation that makes it record the object its apply returned instead of awaiting one. */
 export const SKIP_AWAIT = "pulumi.com/skipAwait";
@@ -110,6 +169,8 @@ const RESOURCE_CLASSES: Record<string, ManifestResource> = {
   Role: k8s.rbac.v1.Role,
   RoleBinding: k8s.rbac.v1.RoleBinding,
   CustomResourceDefinition: k8s.apiextensions.v1.CustomResourceDefinition,
+  ValidatingAdmissionPolicy: k8s.admissionregistration.v1.ValidatingAdmissionPolicy,
+  ValidatingAdmissionPolicyBinding: k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding,
 };
 
 /** Registers a manifest as its typed resource (or as a CustomResource), named `<namespace>/<name>` or `<name>`. */

@@ -7,7 +7,7 @@ import { TrackingServerOptions } from "../builders/trackingServer";
 import { CustomObject, Kind } from "../model/objects";
 import { Planned } from "../model/reconcile";
 import { StatusEntries, StatusReport } from "../providers/status";
-import { CustomResourceSource } from "./children";
+import { CustomResourceSource, declareRelease, declareTakeover } from "./children";
 import { CustomResourceDefinitions } from "./CustomResourceDefinitions";
 import { EasyService } from "./EasyService";
 import { TrackingServer } from "./TrackingServer";
@@ -39,7 +39,8 @@ export function componentName(object: { metadata: { namespace: string; name: str
 
 function declareComponent(platform: Platform, item: Planned, object: CustomObject, options: PlatformOptions): TrackingServer | EasyService {
   const crds = platform.crds ? [platform.crds] : [];
-  const source: CustomResourceSource = options.createCustomResources ? { create: true, dependsOn: crds, uid: item.uid } : { create: false, uid: item.uid };
+  const { uid, handover } = item;
+  const source: CustomResourceSource = options.createCustomResources ? { create: true, dependsOn: crds, uid, handover } : { create: false, uid, handover };
   const name = componentName(object);
   if (object.kind === "EasyService") {
     return (platform.easyServices[name] = new EasyService(name, { object, source, fallback: item.fallback }));
@@ -63,6 +64,19 @@ function statusOf(item: Planned, component: TrackingServer | EasyService | undef
   });
 }
 
+/**
+ * An object with nothing to declare (invalid, never applied) still has the original's children handed
+ * over (so that the first apply, once it is fixed, removes what the original set) and loses its marks,
+ * so that deleting it does not hang; its children run on as the original made them.
+ */
+function releaseMarks(item: Planned): void {
+  const { ref, uid, handover } = item;
+  if (handover === undefined || uid === undefined || (ref.kind !== "TrackingServer" && ref.kind !== "EasyService")) return;
+  const object = { kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } } as CustomObject;
+  const source = { create: false as const, uid, handover };
+  declareRelease(object, source, [declareTakeover(object, source)!]);
+}
+
 export function declarePlatform(planned: readonly Planned[], options: PlatformOptions): Platform {
   const platform: Platform = {
     crds: options.installCrds ? new CustomResourceDefinitions("crds") : undefined,
@@ -73,6 +87,7 @@ export function declarePlatform(planned: readonly Planned[], options: PlatformOp
   const statuses: pulumi.Output<StatusEntries>[] = [];
   for (const item of planned) {
     const component = item.applied === undefined ? undefined : declareComponent(platform, item, item.applied, options);
+    if (component === undefined) releaseMarks(item);
     // An object the files source never created has no custom resource to report on.
     const exists = !options.createCustomResources || component !== undefined;
     if (exists && (item.ref.kind === "TrackingServer" || item.ref.kind === "EasyService")) statuses.push(statusOf(item, component));

@@ -1,12 +1,17 @@
 // The CustomResourceDefinitions, generated from the same zod schemas that validate specs, then made
 // structural (https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#specifying-a-structural-schema)
-// so that Kubernetes 1.20 accepts them as well as current versions.
+// as the API server requires.
+//
+// The rules between fields (model/rules.ts) come with the schemas as `x-kubernetes-validations`, CEL rules
+// the API server checks at admission. Versions before 1.25 drop them (1.23 and 1.24 unless their feature
+// gate is on); the requests-within-limits rules call CEL's quantity functions, which an API server compiles
+// in new rules from 1.29 on: 1.25 to 1.28 refuse these CRDs.
 import { z } from "zod";
 import { Manifest } from "../builders/meta";
 import { EasyServiceSpec, EASY_SERVICE } from "./easyService";
-import { Kind, KINDS } from "./objects";
+import { Kind, KINDS, ObjectMeta, SECRET_FIELDS } from "./objects";
 import { EasyServiceStatus, TrackingServerStatus } from "./status";
-import { TrackingServerSpec, TRACKING_SERVER } from "./trackingServer";
+import { TrackingServerSpec, TRACKING_SERVER, TRACKING_SERVER_STRING_FIELDS } from "./trackingServer";
 
 type JsonSchema = { [key: string]: unknown };
 
@@ -21,9 +26,17 @@ function isIntOrString(options: unknown[]): boolean {
   return types.length === 2 && types.includes("string") && (types.includes("integer") || types.includes("number"));
 }
 
+/** What an int-or-string's branches check: in the CRD, bounds apply to its numbers only, string checks to its strings only. */
+const BRANCH_CHECKS = ["minimum", "maximum", "pattern", "minLength", "maxLength"];
+
+function branchChecks(options: unknown[]): JsonSchema {
+  const checks = options.flatMap((option) => Object.entries(option as JsonSchema).filter(([key]) => BRANCH_CHECKS.includes(key)));
+  return Object.fromEntries(checks.filter(([key, value]) => !((key === "maximum" && value === SAFE_INTEGER) || (key === "minimum" && value === -SAFE_INTEGER))));
+}
+
 /**
  * Rewrites zod's OpenAPI 3.0 output into a structural schema: int-or-string unions become
- * `x-kubernetes-int-or-string`, and what structural schemas forbid or 1.20 does not know goes
+ * `x-kubernetes-int-or-string` with their branches' checks, and what structural schemas forbid goes
  * (`additionalProperties: false`, `propertyNames`, the safe-integer bounds zod adds).
  */
 export function structural(schema: unknown): unknown {
@@ -32,7 +45,7 @@ export function structural(schema: unknown): unknown {
   const source = schema as JsonSchema;
   const union = (source.anyOf ?? source.oneOf) as unknown[] | undefined;
   if (union !== undefined && isIntOrString(union)) {
-    const out: JsonSchema = { "x-kubernetes-int-or-string": true };
+    const out: JsonSchema = { "x-kubernetes-int-or-string": true, ...branchChecks(union) };
     if (source.description !== undefined) out.description = source.description;
     return out;
   }
@@ -52,6 +65,32 @@ export function structural(schema: unknown): unknown {
 
 export function openApiSchema(schema: z.ZodType): JsonSchema {
   return structural(z.toJSONSchema(schema, { target: "openapi-3.0", io: "input", unrepresentable: "any" })) as JsonSchema;
+}
+
+/**
+ * A TrackingServer's spec schema in which every string field also accepts `""`, which means unset (see
+ * `parseObject`): objects made for the original controller, whose CRD required every field, carry it.
+ */
+function emptyMeansUnset(schema: JsonSchema): JsonSchema {
+  const properties = schema.properties as Record<string, JsonSchema>;
+  const accepting = Object.fromEntries(Object.entries(properties).map(([name, property]) =>
+    [name, TRACKING_SERVER_STRING_FIELDS.includes(name) && typeof property.pattern === "string" ? { ...property, pattern: `^$|(?:${property.pattern})` } : property]));
+  return { ...schema, properties: accepting };
+}
+
+/**
+ * A schema in which the secret `fields` check their pattern in a CEL rule: the API server quotes the value
+ * of a string that fails a `pattern`, and shows only the type of one that fails a rule.
+ */
+function secretPatternsAsRules(schema: JsonSchema, fields: readonly string[]): JsonSchema {
+  const properties = schema.properties as Record<string, JsonSchema>;
+  const hidden = Object.fromEntries(Object.entries(properties).map(([name, property]) => {
+    if (!fields.includes(name) || typeof property.pattern !== "string") return [name, property];
+    const { pattern, ...rest } = property;
+    const rule = { rule: `self.matches(${JSON.stringify(pattern)})`, message: `must match ${pattern} (the value is secret: the API server does not show it)` };
+    return [name, { ...rest, "x-kubernetes-validations": [...((rest["x-kubernetes-validations"] as unknown[]) ?? []), rule] }];
+  }));
+  return { ...schema, properties: hidden };
 }
 
 const READY = { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' };
@@ -113,8 +152,9 @@ export function crdManifest(kind: Kind): Manifest {
               properties: {
                 apiVersion: { type: "string" },
                 kind: { type: "string" },
-                metadata: { type: "object" },
-                spec: openApiSchema(spec),
+                // A CRD may restrict metadata.name (and generateName), nothing else of metadata.
+                metadata: { type: "object", properties: { name: openApiSchema(ObjectMeta.shape.name) } },
+                spec: secretPatternsAsRules(kind === "TrackingServer" ? emptyMeansUnset(openApiSchema(spec)) : openApiSchema(spec), SECRET_FIELDS[kind]),
                 status: openApiSchema(status),
               },
             },

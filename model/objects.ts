@@ -1,9 +1,9 @@
 // A custom-resource object as read from a file or the cluster, parsed per object: a valid object becomes
 // a typed spec, an invalid one a list of problems that name the field path and quote the bad value.
 import { z } from "zod";
-import { DNS_1035_LABEL, DNS_LABEL, issueMessage, matching, quote } from "./common";
+import { annotations, DNS_1035_LABEL, DNS_LABEL, issueMessage, labels, matching, quote } from "./common";
 import { EASY_SERVICE, EasyServiceSpec } from "./easyService";
-import { TRACKING_SERVER, TrackingServerSpec } from "./trackingServer";
+import { TRACKING_SERVER, TRACKING_SERVER_APP, TRACKING_SERVER_STRING_FIELDS, TrackingServerSpec } from "./trackingServer";
 
 export const KINDS = { TrackingServer: TRACKING_SERVER, EasyService: EASY_SERVICE } as const;
 export type Kind = keyof typeof KINDS;
@@ -33,8 +33,8 @@ export const ObjectMeta = z.looseObject({
   // Children are named after the object and a Service name must be a DNS-1035 label.
   name: matching(DNS_1035_LABEL, "a DNS-1035 label (lowercase letters, digits and '-', starting with a letter)", 63),
   namespace: matching(DNS_LABEL, "a namespace name (a DNS label)", 63).default("default"),
-  labels: z.record(z.string(), z.string()).optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
+  labels: labels.optional(),
+  annotations: annotations.optional(),
   uid: z.string().optional(),
   generation: z.number().optional(),
   creationTimestamp: z.string().optional(),
@@ -100,6 +100,16 @@ function refOf(raw: Record<string, unknown>): ObjectRef {
   return { kind: text(raw.kind, "object"), namespace: text(metadata.namespace, "default"), name: text(metadata.name, "(unnamed)") };
 }
 
+/**
+ * A TrackingServer's spec without its `""` string fields: the original controller read `""` as unset, and
+ * its first CRD made every field required, so objects made for it carry `url: ""`, `cert: ""`, ….
+ */
+function withoutEmptyFields(kind: Kind, record: Record<string, unknown>): Record<string, unknown> {
+  const spec = record.spec;
+  if (kind !== "TrackingServer" || typeof spec !== "object" || spec === null || Array.isArray(spec)) return record;
+  return { ...record, spec: Object.fromEntries(Object.entries(spec).filter(([field, value]) => value !== "" || !TRACKING_SERVER_STRING_FIELDS.includes(field))) };
+}
+
 /** Parses one object of either kind; never throws. */
 export function parseObject(raw: unknown): Parsed {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
@@ -115,8 +125,12 @@ export function parseObject(raw: unknown): Parsed {
   if (record.apiVersion !== apiVersionOf(kind)) {
     return { ok: false, ref, problems: [{ path: "apiVersion", message: `${quote(record.apiVersion)} is not ${apiVersionOf(kind)}` }] };
   }
-  const result = ENVELOPES[kind].safeParse(record, { reportInput: true, error: issueMessage });
+  const result = ENVELOPES[kind].safeParse(withoutEmptyFields(kind, record), { reportInput: true, error: issueMessage });
   if (!result.success) return { ok: false, ref, problems: problemsOf(result.error, kind) };
   const { metadata, spec } = result.data;
+  if (kind === "EasyService" && metadata.name === TRACKING_SERVER_APP) {
+    const message = `${quote(metadata.name)} would select the pods of the namespace's TrackingServers, which carry the label app: ${TRACKING_SERVER_APP}`;
+    return { ok: false, ref, problems: [{ path: "metadata.name", message }] };
+  }
   return { ok: true, ref: { kind, namespace: metadata.namespace, name: metadata.name }, object: { kind, metadata, spec } as CustomObject };
 }

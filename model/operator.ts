@@ -35,6 +35,13 @@ export const OperatorConfig = z.strictObject({
   /** One Stack per shard, each limited to its namespaces; none: one Stack for all namespaces. */
   // A Stack is named crdstack-<shard>, and the operator allows Stack names of at most 42 characters.
   shards: z.array(z.strictObject({ name: matching(DNS_LABEL, "a DNS label (lowercase letters, digits and '-')", 33), namespaces: z.array(label).min(1) })).default([]),
+  /**
+   * The in-cluster program may release the original Go controllers' finalizer and annotation when it
+   * takes their objects over: `patch` on the custom resources, limited by a ValidatingAdmissionPolicy
+   * to that release (Kubernetes 1.30 on). Set it while moving from the controllers, then remove it.
+   * @default false
+   */
+  takeover: z.boolean().default(false),
   watcher: z.strictObject({
     /** How long the watcher waits for more changes before it triggers. @default 250 */
     debounceMs: wholeNumber(0, 60_000).default(250),

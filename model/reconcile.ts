@@ -2,6 +2,7 @@
 // otherwise the last spec that was applied (kept in the object's status), so that a bad edit never
 // removes or replaces what a good one made.
 import { CustomObject, ObjectRef, Problem } from "./objects";
+import { Handover } from "./takeover";
 import { claimsOf, clashes, collectObjects, errorsOf, hold, RawObject, SpecError } from "./specs";
 import { transitionProblems } from "./transitions";
 
@@ -10,6 +11,8 @@ export interface Candidate extends RawObject {
   lastAppliedSpec?: Record<string, unknown>;
   /** The uid of the custom resource in the cluster, when the raw object (from a file) has none. */
   uid?: string;
+  /** The original controller's marks on the custom resource in the cluster. */
+  handover?: Handover;
 }
 
 export interface Planned {
@@ -17,6 +20,8 @@ export interface Planned {
   file?: string;
   uid?: string;
   generation?: number;
+  /** The original controller's marks on the custom resource: its children are handed over first. */
+  handover?: Handover;
   /** Problems with the current spec (invalid, clashing, or unsafe against the last applied spec). */
   problems: Problem[];
   /** The object whose children are declared: the current one, the last applied one, or none. */
@@ -50,7 +55,7 @@ export function planObjects(candidates: readonly Candidate[]): { planned: Planne
     const { uid = candidates[i].uid, generation } = metadataOf(entry.raw);
     const previous = lastSpecs[i];
     const problems = entry.object === undefined ? entry.problems : transitionProblems(previous, entry.object);
-    const base = { ref: entry.ref, file: entry.file, uid, generation, problems };
+    const base = { ref: entry.ref, file: entry.file, uid, generation, handover: candidates[i].handover, problems };
     if (entry.object !== undefined && problems.length === 0) return { ...base, applied: entry.object, fallback: false };
     return { ...base, applied: previous, fallback: previous !== undefined };
   });

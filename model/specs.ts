@@ -1,15 +1,15 @@
 // Collects custom-resource objects from any source into valid objects and per-object problems. One bad
 // object never hides the others.
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { loadAll } from "js-yaml";
 import { childrenOf } from "../builders/plan";
 import { CustomObject, ObjectRef, parseObject, Problem } from "./objects";
+
+/** A document of a file (numbered from 1), for what stops it from being read as objects. */
+export interface DocumentRef { document: number }
 
 export interface SpecError {
   /** The file the object came from, for the `files` source. */
   file?: string;
-  ref: ObjectRef;
+  ref: ObjectRef | DocumentRef;
   path: string;
   message: string;
 }
@@ -23,10 +23,14 @@ export interface Specs {
 /** A raw object and where it came from. */
 export interface RawObject { raw: unknown; file?: string }
 
-/** `<file>: <Kind> <namespace>/<name>: <field path>: <message>`, the line `validate` prints. */
+/**
+ * `<file>: <Kind> <namespace>/<name>: <field path>: <message>`, the line `validate` prints; for a document
+ * that could not be read, `<file>: document <n>: <field path or (yaml)>: <message>`.
+ */
 export function formatError(error: SpecError): string {
   const where = error.file === undefined ? "" : `${error.file}: `;
-  return `${where}${error.ref.kind} ${error.ref.namespace}/${error.ref.name}: ${error.path}: ${error.message}`;
+  const what = "document" in error.ref ? `document ${error.ref.document}` : `${error.ref.kind} ${error.ref.namespace}/${error.ref.name}`;
+  return `${where}${what}: ${error.path}: ${error.message}`;
 }
 
 /** `<Kind> "<name>"` of every child the object makes (child names do not depend on the stack's options). */
@@ -128,61 +132,4 @@ export function errorsOf(collected: readonly Collected[]): SpecError[] {
 export function collectSpecs(entries: readonly RawObject[]): Specs {
   const collected = collectObjects(entries);
   return { objects: collected.flatMap((c) => (c.object === undefined ? [] : [c.object])), errors: errorsOf(collected) };
-}
-
-/** The YAML files named, folders searched recursively, in a stable order. */
-export function specFiles(paths: readonly string[]): string[] {
-  const files: string[] = [];
-  for (const entry of paths) {
-    if (!fs.existsSync(entry)) throw new Error(`${entry}: no such file or folder`);
-    if (fs.statSync(entry).isDirectory()) {
-      const children = fs.readdirSync(entry).sort().map((child) => path.join(entry, child));
-      files.push(...specFiles(children.filter((child) => fs.statSync(child).isDirectory() || /\.ya?ml$/.test(child))));
-    } else {
-      files.push(entry);
-    }
-  }
-  return files;
-}
-
-/**
- * The documents of one YAML stream. A syntax error costs only its own document: the stream is then read
- * again document by document (split at `---` lines) and each bad one is reported with its line.
- */
-export function parseDocuments(text: string): { documents: unknown[]; errors: { index: number; message: string }[] } {
-  try {
-    return { documents: loadAll(text), errors: [] };
-  } catch {
-    const documents: unknown[] = [];
-    const errors: { index: number; message: string }[] = [];
-    text.split(/^---[ \t]*(?:#.*)?$/m).forEach((part, index) => {
-      try {
-        documents.push(...loadAll(part));
-      } catch (error) {
-        errors.push({ index, message: (error as Error).message.split("\n")[0] });
-      }
-    });
-    return { documents, errors };
-  }
-}
-
-/** Reads the objects of every YAML document in `paths`; YAML syntax errors are reported per document. */
-export function readSpecFiles(paths: readonly string[]): { entries: RawObject[]; errors: SpecError[] } {
-  const entries: RawObject[] = [];
-  const errors: SpecError[] = [];
-  for (const file of specFiles(paths)) {
-    const parsed = parseDocuments(fs.readFileSync(file, "utf8"));
-    for (const { index, message } of parsed.errors) {
-      errors.push({ file, ref: { kind: "document", namespace: "-", name: String(index + 1) }, path: "(yaml)", message });
-    }
-    for (const raw of parsed.documents) if (raw !== null && raw !== undefined) entries.push({ raw, file });
-  }
-  return { entries, errors };
-}
-
-/** The `files` source: every object in the YAML files under `paths`. */
-export function loadSpecFiles(paths: readonly string[]): Specs {
-  const { entries, errors } = readSpecFiles(paths);
-  const specs = collectSpecs(entries);
-  return { objects: specs.objects, errors: [...errors, ...specs.errors] };
 }

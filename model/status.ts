@@ -26,6 +26,7 @@ const common = {
 export const TrackingServerStatus = z.object({
   ...common,
   url: z.string().optional().describe("Where the server is reached: the spec's url, else its in-cluster address"),
+  volume: z.string().optional().describe("The PersistentVolumeClaim mounted at /mlflow and its StorageClass (the cluster's default unless storageClassName is set)"),
 });
 export type TrackingServerStatus = z.infer<typeof TrackingServerStatus>;
 

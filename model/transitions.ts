@@ -1,6 +1,7 @@
 // Changes a valid spec may still not make, because they would lose data: compared with the last spec the
 // children were made from. A change that breaks one of these rules is treated like an invalid spec.
-import { quantityValue, quote } from "./common";
+import { quote } from "./common";
+import { quantityValue } from "./resources";
 import { CustomObject, Problem } from "./objects";
 import { TrackingServerSpec } from "./trackingServer";
 

@@ -8,7 +8,9 @@ import type * as k8s from "@kubernetes/client-node";
 import { MANAGED_BY } from "../builders/meta";
 import { Kind, KINDS } from "../model/objects";
 import { Candidate } from "../model/reconcile";
-import { readSpecFiles, SpecError } from "../model/specs";
+import { handoverOf } from "../model/takeover";
+import { SpecError } from "../model/specs";
+import { readSpecFiles } from "./files";
 
 /** A custom resource as listed, in the order objects were created. */
 export interface ListedObject {
@@ -94,6 +96,21 @@ const byCreation = (a: ListedObject, b: ListedObject) =>
   `${a.raw.metadata?.namespace}/${a.raw.metadata?.name}`.localeCompare(`${b.raw.metadata?.namespace}/${b.raw.metadata?.name}`);
 
 /**
+ * A request retried while the API server answers 429 with `Retry-After` (its cache of a kind is being
+ * (re)built, e.g. just after a CRD or an admission policy on the kind changed), for up to 10 s.
+ */
+export async function whenReady<T>(request: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request();
+    } catch (error) {
+      if ((error as { code?: number }).code !== 429 || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+/**
  * Lists both kinds and the TLS Secrets: one LIST per kind across all namespaces, or one per kind and
  * namespace when `namespaces` is not empty. Secrets are listed by metadata only. With `missingKindsEmpty`
  * (the files source, whose first run installs the CRDs) a kind the API server does not serve lists
@@ -108,7 +125,7 @@ export async function readCluster(config: k8s.KubeConfig, namespaces: readonly s
   for (const namespace of scopes) {
     for (const kind of Object.keys(KINDS) as Kind[]) {
       const { group, version, plural } = KINDS[kind];
-      const list = await (namespace === undefined
+      const list = await whenReady(() => namespace === undefined
         ? custom.listClusterCustomObject({ group, version, plural })
         : custom.listNamespacedCustomObject({ group, version, plural, namespace })
       ).catch((error: { code?: number }) => {
@@ -134,7 +151,7 @@ function lastAppliedSpec(raw: Record<string, any>): Record<string, unknown> | un
 
 /** The `cluster` source: every listed object, with the spec last applied for it. */
 export function clusterCandidates(state: ClusterState): Candidate[] {
-  return state.objects.map(({ raw }) => ({ raw, lastAppliedSpec: lastAppliedSpec(raw) }));
+  return state.objects.map(({ kind, raw }) => ({ raw, lastAppliedSpec: lastAppliedSpec(raw), handover: handoverOf(kind, raw) }));
 }
 
 /**
@@ -150,7 +167,8 @@ export function fileCandidates(paths: readonly string[], state: ClusterState | u
     const raw = entry.raw as { kind?: unknown; metadata?: { namespace?: unknown; name?: unknown } };
     const existing = inCluster.get(`${String(raw?.kind)}/${String(raw?.metadata?.namespace ?? "default")}/${String(raw?.metadata?.name)}`);
     const uid = typeof existing?.metadata?.uid === "string" ? (existing.metadata.uid as string) : undefined;
-    return { ...entry, uid, lastAppliedSpec: existing === undefined ? undefined : lastAppliedSpec(existing) };
+    const handover = existing === undefined ? undefined : handoverOf(String(raw?.kind), existing);
+    return { ...entry, uid, lastAppliedSpec: existing === undefined ? undefined : lastAppliedSpec(existing), handover };
   });
   return { candidates, errors };
 }

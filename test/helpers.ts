@@ -52,8 +52,8 @@ export function badCases(): BadCase[] {
   });
 }
 
-/** A self-signed certificate and key in PEM, the shape the TLS fields take. */
+/** A self-signed certificate (EC P-256, CN=mlflow.example.com, valid until 2126) and its key, as the TLS fields take them. */
 export const PEM = {
-  cert: "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
-  key: "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n",
+  cert: "-----BEGIN CERTIFICATE-----\nMIIBkTCCATegAwIBAgIUaRYlaXx/0AHyGwR1nWx65qg4Q8UwCgYIKoZIzj0EAwIw\nHTEbMBkGA1UEAwwSbWxmbG93LmV4YW1wbGUuY29tMCAXDTI2MTEyMzIzNDUwN1oY\nDzIxMjYxMDMwMjM0NTA3WjAdMRswGQYDVQQDDBJtbGZsb3cuZXhhbXBsZS5jb20w\nWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATsOIzQhR40W5dLbfEQzc/MT43Ueojd\nmZjjnOlIy12+vkdQSC8ybtPPbiATlg+2SzjeGfx/rtDciaML+L3DE8Wso1MwUTAd\nBgNVHQ4EFgQUaPQBD6SeK3BUM/maunt5s69ZEFkwHwYDVR0jBBgwFoAUaPQBD6Se\nK3BUM/maunt5s69ZEFkwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBF\nAiAeuWVqnD1Z6T5rLdps5WyiGYBg5xOkdtjVCh0ZtQwdIAIhAOA8vR8Kbq4l69QS\nIbhxTKVr8XJfhLzuYtQIh+s6HSVc\n-----END CERTIFICATE-----\n",
+  key: "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgKR8DHE5xtscGJ/RP\nZ41biBE//2f9aQ1itwSNOq3IkYqhRANCAATsOIzQhR40W5dLbfEQzc/MT43Ueojd\nmZjjnOlIy12+vkdQSC8ybtPPbiATlg+2SzjeGfx/rtDciaML+L3DE8Ws\n-----END PRIVATE KEY-----\n",
 };

@@ -10,7 +10,8 @@ import { recordResources, settled, unwrapSecrets, valueOf } from "./mocks";
 const registered = recordResources();
 import { run } from "../cli/main";
 import { documentsOf, EXAMPLES, ROOT } from "./helpers";
-import { SKIP_AWAIT } from "../components/children";
+import { PATCH_FIELD_MANAGER, PATCH_FORCE, SKIP_AWAIT } from "../components/children";
+import { FIELD_MANAGER } from "../model/takeover";
 
 type Program = () => Promise<Record<string, any>>;
 
@@ -25,13 +26,16 @@ async function runProgram(config: Record<string, string>) {
 
 /**
  * A comparable key and body for a Kubernetes object, without what only the program adds: the
- * ownerReferences and the provider's skipAwait annotation (which must be "true" where it is set).
+ * ownerReferences and the provider's annotations: skipAwait (which must be "true" where it is set), the
+ * field manager and the forced apply (which every object but the CRDs has).
  */
-function comparable(manifest: Record<string, any>) {
+function comparable(manifest: Record<string, any>, registered = false) {
   const { ownerReferences, annotations, ...metadata } = manifest.metadata;
   void ownerReferences;
-  const { [SKIP_AWAIT]: skipAwait, ...others } = annotations ?? {};
+  const { [SKIP_AWAIT]: skipAwait, [PATCH_FIELD_MANAGER]: fieldManager, [PATCH_FORCE]: force, ...others } = annotations ?? {};
   assert.ok(skipAwait === undefined || skipAwait === "true", `${SKIP_AWAIT}: ${skipAwait}`);
+  const expected = manifest.kind === "CustomResourceDefinition" ? [undefined, "true"] : [FIELD_MANAGER, "true"];
+  if (registered) assert.deepEqual([fieldManager, force], expected, `${PATCH_FIELD_MANAGER} and ${PATCH_FORCE} of ${manifest.kind} ${metadata.name}`);
   if (Object.keys(others).length > 0) metadata.annotations = others;
   return [`${manifest.kind} ${metadata.namespace ?? ""}/${metadata.name}`, { ...manifest, metadata }] as const;
 }
@@ -42,7 +46,7 @@ test("the program registers exactly the objects render prints, with the same con
   assert.equal(rendered.code, 0, rendered.stderr);
   const printed = new Map(documentsOf(rendered.stdout).map((doc) => comparable(doc)));
   const kubernetes = registered.filter((resource) => resource.type.startsWith("kubernetes:"));
-  const recorded = new Map(kubernetes.map((resource) => comparable(unwrapSecrets(resource.inputs) as Record<string, any>)));
+  const recorded = new Map(kubernetes.map((resource) => comparable(unwrapSecrets(resource.inputs) as Record<string, any>, true)));
   assert.deepEqual([...recorded.keys()].sort(), [...printed.keys()].sort());
   for (const [key, manifest] of printed) assert.deepEqual(recorded.get(key), manifest, key);
   assert.ok(printed.size >= 15, `${printed.size} objects`);

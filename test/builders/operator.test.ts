@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { operatorManifests, stacks, watcher, watcherConfig, workspaceRules } from "../../builders/operator";
+import { operatorManifests, stacks, watcher, watcherConfig, workspaceRbac, workspaceRules } from "../../builders/operator";
 import { OperatorConfig } from "../../model/operator";
 import { parseStackConfig } from "../../model/config";
 
@@ -47,9 +47,18 @@ describe("RBAC", () => {
     const rules = workspaceRules();
     const rightsOn = (resource: string) => rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs);
     assert.deepEqual(rightsOn("trackingservers"), ["get", "list", "watch"]);
+    assert.deepEqual(workspaceRules(true).filter((r) => r.resources.includes("trackingservers")).flatMap((r) => r.verbs), ["get", "list", "watch", "patch"]);
     assert.deepEqual(rightsOn("trackingservers/status"), ["get", "update", "patch"]);
     assert.ok(rightsOn("deployments").includes("delete"));
     for (const forbidden of ["customresourcedefinitions", "namespaces", "clusterroles", "roles", "rolebindings"]) assert.deepEqual(rightsOn(forbidden), [], forbidden);
+  });
+
+  test("the take-over's rights and their admission policy exist only with takeover: true", () => {
+    const kinds = (config: Record<string, unknown>) => workspaceRbac(operator(config)).map((m) => m.kind);
+    assert.ok(!kinds({}).includes("ValidatingAdmissionPolicy"));
+    assert.deepEqual(kinds({ takeover: true }).filter((kind) => kind.startsWith("Validating")), ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]);
+    const clusterRole = workspaceRbac(operator({ takeover: true })).find((m) => m.kind === "ClusterRole") as any;
+    assert.ok(clusterRole.rules.some((r: any) => r.resources.includes("trackingservers") && r.verbs.includes("patch")));
   });
 
   test("the watcher may list and watch the custom resources, and get and patch only its own Stacks", () => {

@@ -149,3 +149,21 @@ describe("TrackingServer Ingress variants", () => {
     assert.equal(children.tlsSecret, undefined);
   });
 });
+
+describe("TrackingServer as the original controller made it", () => {
+  test("pods carry and are selected by the original labels, app: trackingserver and ts_name", () => {
+    const children = buildTrackingServer(trackingServer({}), options);
+    const selector = { app: "trackingserver", ts_name: "mlflow" };
+    assert.deepEqual((children.deployment.spec as any).selector, { matchLabels: selector });
+    assert.deepEqual((children.service.spec as any).selector, selector);
+    const labels = (children.deployment.spec as any).template.metadata.labels;
+    assert.deepEqual({ app: labels.app, ts_name: labels.ts_name }, selector);
+    assert.equal(labels["app.kubernetes.io/managed-by"], "crdstack");
+  });
+
+  test("volumeSize alone makes a claim of the cluster's default StorageClass", () => {
+    const children = buildTrackingServer(trackingServer({ volumeSize: "5Gi" }), options);
+    assert.deepEqual(children.volumeClaim?.spec, { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "5Gi" } } });
+    assert.equal((children.deployment.spec as any).strategy.type, "Recreate");
+  });
+});

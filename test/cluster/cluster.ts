@@ -86,7 +86,7 @@ export interface KubeObject {
   [field: string]: any;
 }
 
-const CLUSTER_SCOPED = new Set(["CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding"]);
+const CLUSTER_SCOPED = new Set(["CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]);
 
 /** The REST path of an object (or, without a name, of its collection). */
 export function pathOf(object: { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string } }, withName = true): string {

@@ -5,13 +5,14 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { stacks, workspaceRbac } from "../../builders/operator";
+import { ORIGINAL_FINALIZER } from "../../model/takeover";
 import { statusEntry } from "../../builders/status";
 import { run } from "../../cli/main";
 import { crdManifests } from "../../model/crd";
 import { writeStatus } from "../../providers/status";
 import { readCluster } from "../../sources/cluster";
 import { documentsOf, ROOT, trackingServer } from "../helpers";
-import { apply, Cluster, create, freshNamespace, installCrds, KubeObject, readObject, remove, useCluster } from "./cluster";
+import { apply, Cluster, create, eventually, freshNamespace, installCrds, KubeObject, readObject, remove, useCluster } from "./cluster";
 import { deployWatcher, installStackCrd, operatorConfig, requestOf, RunningWatcher, serviceAccountDir, serviceAccountToken, startWatcher } from "./operatorSetup";
 
 let c: Cluster;
@@ -47,16 +48,17 @@ describe("companion objects", () => {
     const [red, blue] = stacks(operator);
     assert.deepEqual([red.metadata.name, (red.spec as any).stack, (red.spec as any).config["crdstack:namespaces"]], ["crdstack-red", "cluster-red", ["red-1", "red-2"]]);
     assert.deepEqual((blue.spec as any).config["crdstack:namespaces"], ["blue"]);
-    const bindings = workspaceRbac(operator).filter((m) => m.kind.endsWith("Binding")).map((m) => `${m.kind} ${m.metadata.namespace ?? ""}/${m.metadata.name}`);
+    const bindings = workspaceRbac(operator).filter((m) => m.apiVersion.startsWith("rbac.") && m.kind.endsWith("Binding")).map((m) => `${m.kind} ${m.metadata.namespace ?? ""}/${m.metadata.name}`);
     assert.deepEqual(bindings, ["RoleBinding red-1/crdstack-workspace", "RoleBinding red-2/crdstack-workspace", "RoleBinding blue/crdstack-workspace", "ClusterRoleBinding /crdstack-workspace-auth-delegator"]);
   });
 
-  test("the workspace's RBAC allows what the program does, and not more", async () => {
-    const operator = operatorConfig({ namespace: "ops-rbac" });
+  test("the workspace's RBAC allows what the program does, and not more; with takeover, only the release of the originals' marks on top", async () => {
+    const operator = operatorConfig({ namespace: "ops-rbac", takeover: true });
     const team = await freshNamespace(c, "rbac-team");
     await create(c, { apiVersion: "v1", kind: "Namespace", metadata: { name: operator.namespace } });
     for (const manifest of workspaceRbac(operator)) await apply(c, manifest as KubeObject);
-    const object = await create(c, ts(team, "mlflow"));
+    const marked = ts(team, "mlflow");
+    const object = await create(c, { ...marked, metadata: { ...marked.metadata, finalizers: [ORIGINAL_FINALIZER, "example.com/keep"], annotations: { note: "a tenant's" } } } as KubeObject);
     const token = await serviceAccountToken(c, operator.namespace, "crdstack-workspace");
     const config = new k8s.KubeConfig();
     config.loadFromClusterAndUser({ name: "test", server: c.server, skipTLSVerify: true }, { name: "workspace", token });
@@ -72,7 +74,20 @@ describe("companion objects", () => {
     const denied = async (what: string, call: () => Promise<unknown>) => {
       await assert.rejects(call(), (error: any) => error.code === 403, what);
     };
-    await denied("changing a spec", () => api.patchNamespacedCustomObject({ group: "experiment.aiscope", version: "v1alpha2", namespace: team, plural: "trackingservers", name: "mlflow", body: { spec: { size: 3 } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)));
+    const patch = (body: object) => api.patchNamespacedCustomObject({ group: "experiment.aiscope", version: "v1alpha2", namespace: team, plural: "trackingservers", name: "mlflow", body }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch));
+    // A new admission policy takes effect within a moment.
+    let version = 0;
+    const anotherImage = () => ({ spec: { image: `example.com/mlflow:${version++}` } });
+    await eventually("the policy in force", async () => (await patch(anotherImage()).then(() => false, (error: any) => error.code === 403)) || undefined);
+    await denied("changing a spec", () => patch(anotherImage()));
+    await denied("labelling a custom resource", () => patch({ metadata: { labels: { team: "b" } } }));
+    await denied("adding a finalizer", () => patch({ metadata: { finalizers: ["example.com/hold"] } }));
+    await denied("removing a tenant's annotation", () => patch({ metadata: { annotations: { note: null } } }));
+    // What a take-over does: the original controller's finalizer and annotation go.
+    await patch({ metadata: { finalizers: ["example.com/keep"] } });
+    const path = `/apis/experiment.aiscope/v1alpha2/namespaces/${team}/trackingservers/mlflow`;
+    assert.deepEqual((await c.request("GET", path)).metadata.finalizers, ["example.com/keep"]);
+    await c.request("PATCH", path, { metadata: { finalizers: null } }, "application/merge-patch+json");
     await denied("creating a custom resource", () => api.createNamespacedCustomObject({ group: "experiment.aiscope", version: "v1alpha2", namespace: team, plural: "trackingservers", body: ts(team, "other") }));
     await denied("changing CRDs", () => config.makeApiClient(k8s.ApiextensionsV1Api).deleteCustomResourceDefinition({ name: "trackingservers.experiment.aiscope" }));
     await denied("listing namespaces", () => config.makeApiClient(k8s.CoreV1Api).listNamespace());
@@ -118,7 +133,7 @@ describe("watcher", () => {
   test("a spec update triggers; status and metadata-only writes do not", async () => {
     const update = await triggersAfter(async () => {
       const live = (await readObject(c, ts("watch-a", "new")))!;
-      await c.request("PUT", `/apis/experiment.aiscope/v1alpha2/namespaces/watch-a/trackingservers/new`, { ...live, spec: { size: 2 } });
+      await c.request("PUT", `/apis/experiment.aiscope/v1alpha2/namespaces/watch-a/trackingservers/new`, { ...live, spec: { size: 0 } });
     });
     assert.equal(update.a.length, 1);
     assert.match(update.a[0], /TrackingServer watch-a\/new updated/);

@@ -76,7 +76,7 @@ describe("status writer", () => {
     const racing: StatusApi = {
       getNamespacedCustomObject: (request) => api.getNamespacedCustomObject(request),
       replaceNamespacedCustomObjectStatus: async (request) => {
-        if (interfered++ === 0) await apply(c, { ...custom("ts", namespace, { size: 2 }) });
+        if (interfered++ === 0) await apply(c, { ...custom("ts", namespace, { size: 0 }) });
         return api.replaceNamespacedCustomObjectStatus(request);
       },
     };

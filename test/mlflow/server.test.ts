@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { buildTrackingServer, DEFAULT_RESOURCES, STARTUP_BUDGET_SECONDS, TrackingServerChildren } from "../../builders/trackingServer";
-import { quantityValue } from "../../model/common";
+import { quantityValue } from "../../model/resources";
 import { DEFAULT_MLFLOW_IMAGE } from "../../model/config";
 import { trackingServer } from "../helpers";
 import { startIngress } from "./ingress";

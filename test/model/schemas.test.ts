@@ -1,12 +1,19 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { createPrivateKey, generateKeyPairSync, KeyObject } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { quantityValue } from "../../model/common";
+import { z } from "zod";
+import { annotations, issueMessage, labels, quote, strictObject } from "../../model/common";
+import { quantityValue } from "../../model/resources";
+import { crdManifest } from "../../model/crd";
+import { bothOrNeither, withRules } from "../../model/rules";
 import { parseObject } from "../../model/objects";
 import { isDatabaseServer, isLocalStore } from "../../model/trackingServer";
-import { collectSpecs, formatError, loadSpecFiles } from "../../model/specs";
+import { collectSpecs, formatError } from "../../model/specs";
+import { loadSpecFiles } from "../../sources/files";
 import { badCases, easyService, EXAMPLES, PEM, trackingServer } from "../helpers";
 
 describe("examples", () => {
@@ -160,20 +167,6 @@ describe("collecting objects", () => {
     const message = () => `spec.url: the host ml.example.com already serves the REST API (/api) of TrackingServer a/one, and MLflow before 3.12 cannot serve its API under a path: give each server a host of its own`;
     assert.deepEqual(specs.errors.map(formatError), [`TrackingServer b/two: ${message()}`, `TrackingServer c/root: ${message()}`]);
   });
-
-  test("a YAML syntax error names the file and document, and costs only that document", () => {
-    const file = path.join(os.tmpdir(), `crdstack-bad-${process.pid}.yaml`);
-    const good = (name: string) => `apiVersion: app.kubebuilder.io/v1\nkind: EasyService\nmetadata:\n  name: ${name}\nspec:\n  size: 1\n  image: nginx\n`;
-    fs.writeFileSync(file, `${good("one")}---\nkind: [unclosed\n---\n${good("three")}`);
-    try {
-      const specs = loadSpecFiles([file]);
-      assert.deepEqual(specs.objects.map((o) => o.metadata.name), ["one", "three"]);
-      assert.equal(specs.errors.length, 1);
-      assert.match(formatError(specs.errors[0]), new RegExp(`^${file}: document -/2: \\(yaml\\): `));
-    } finally {
-      fs.rmSync(file);
-    }
-  });
 });
 
 describe("quantities", () => {
@@ -184,10 +177,221 @@ describe("quantities", () => {
     assert.equal(quantityValue("2k"), 2000);
   });
 
+  test("E is exa, not an exponent", () => {
+    assert.equal(quantityValue("1E"), 1e18);
+    assert.deepEqual(esProblems({ resources: { requests: { cpu: "1E" }, limits: { cpu: "2" } } }), ['spec.resources.requests.cpu: "1E" is above the limit "2"']);
+  });
+
+  test("a fraction written as a number is refused, as the CRD's int-or-string refuses it; whole numbers and strings are fine", () => {
+    assert.deepEqual(esProblems({ resources: { requests: { cpu: 0.5 } } }), ['spec.resources.requests.cpu: 0.5 is not a whole number: write a fraction as a string, like "0.5" or "500m"']);
+    assert.deepEqual(esProblems({ resources: { requests: { cpu: 2, memory: "0.5Gi" }, limits: { cpu: "2.5" } } }), []);
+  });
+
   test("requests equal to limits are fine", () => {
     assert.deepEqual(easyService({ size: 1, image: "nginx", resources: { requests: { cpu: "1" }, limits: { cpu: "1000m" } } }).spec.resources, {
       requests: { cpu: "1" },
       limits: { cpu: "1000m" },
     });
+  });
+});
+
+/** validate's problem lines, `path: message`, for one object of `kind` with `spec`. */
+function problemsOf(kind: "TrackingServer" | "EasyService", spec: Record<string, unknown>): string[] {
+  const apiVersion = kind === "TrackingServer" ? "experiment.aiscope/v1alpha2" : "app.kubebuilder.io/v1";
+  const parsed = parseObject({ apiVersion, kind, metadata: { name: "x" }, spec });
+  return parsed.ok ? [] : parsed.problems.map((problem) => `${problem.path}: ${problem.message}`);
+}
+const tsProblems = (spec: Record<string, unknown>) => problemsOf("TrackingServer", spec);
+function esProblems(spec: Record<string, unknown>) {
+  return problemsOf("EasyService", { size: 1, image: "nginx", ...spec });
+}
+
+describe("what the API server refuses of the children, validate refuses", () => {
+  test("a url whose host is an IP address or longer than 253 characters, or whose path has '//' or '%2F'", () => {
+    const long = `https://${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(63)}.com/`;
+    assert.deepEqual(tsProblems({ url: "https://10.0.0.7/team" }), ['spec.url: "https://10.0.0.7/team" has the IP address 10.0.0.7 as host: an Ingress needs a DNS name']);
+    assert.deepEqual(tsProblems({ url: "http://123" }), ['spec.url: "http://123" has the IP address 0.0.0.123 as host: an Ingress needs a DNS name']);
+    assert.deepEqual(tsProblems({ url: long }), [`spec.url: ${quote(long)} has a host of 259 characters: an Ingress takes at most 253`]);
+    assert.deepEqual(tsProblems({ url: "https://mlflow.example.com//team" }), ["spec.url: \"https://mlflow.example.com//team\" has '//' in its path, which an Ingress path cannot have"]);
+    assert.deepEqual(tsProblems({ url: "https://mlflow.example.com/a%2Fb" }), ["spec.url: \"https://mlflow.example.com/a%2Fb\" has '%2F' in its path, which an Ingress path cannot have"]);
+    for (const url of ["https://mlflow.example.com/team//", "https://MLflow.Example.com/team", "https://mlflow.example.com:8443/a/b"]) assert.deepEqual(tsProblems({ url }), [], url);
+    assert.deepEqual(tsProblems({ s3_endpoint_url: "http://minio.example.com//bucket" }), [], "an S3 endpoint is no Ingress");
+  });
+
+  test("a port name of digits only, with '--' or a '-' at an end, and a targetPort of digits in quotes", () => {
+    const form = "is not a port name (up to 15 lowercase letters, digits and '-')";
+    assert.deepEqual(esProblems({ ports: [{ name: "80", port: 80 }] }), [`spec.ports[0].name: "80" ${form}: it needs a letter`]);
+    assert.deepEqual(esProblems({ ports: [{ name: "a--b", port: 80 }] }), [`spec.ports[0].name: "a--b" ${form}: it has '--'`]);
+    assert.deepEqual(esProblems({ ports: [{ name: "web-", port: 80 }] }), [`spec.ports[0].name: "web-" ${form}: it starts or ends with '-'`]);
+    assert.deepEqual(esProblems({ ports: [{ port: 80, targetPort: "8080" }] }), [`spec.ports[0].targetPort: "8080" ${form}: it needs a letter; a port number is written without quotes`]);
+    assert.deepEqual(esProblems({ ports: [{ name: "h2", port: 80, targetPort: "web-1" }] }), []);
+  });
+
+  test("two ports whose container ports would have the same name", () => {
+    const message = (i: number, field: string) => `spec.ports[${i}].${field}: "web" already names the container port of ports[0]: each port gets a container port of its own, named by its targetPort or else its name`;
+    assert.deepEqual(esProblems({ ports: [{ name: "http", port: 80, targetPort: "web" }, { name: "alt", port: 8080, targetPort: "web" }] }), [message(1, "targetPort")]);
+    assert.deepEqual(esProblems({ ports: [{ name: "web", port: 80 }, { name: "alt", port: 8080, targetPort: "web" }] }), [message(1, "targetPort")]);
+    assert.deepEqual(esProblems({ ports: [{ name: "alt", port: 8080, targetPort: "web" }, { name: "web", port: 80 }] }), [message(1, "name")]);
+    assert.deepEqual(esProblems({ ports: [{ name: "http", port: 80, targetPort: 8080 }, { name: "alt", port: 8081, targetPort: 8080 }] }), [], "numbers may repeat");
+  });
+
+  test("an appProtocol that is not a qualified name", () => {
+    const prefix = `${"p".repeat(254)}/h2c`;
+    assert.deepEqual(esProblems({ ports: [{ port: 80, appProtocol: "my proto" }] }), ['spec.ports[0].appProtocol: "my proto" is not a qualified name like "http" or "kubernetes.io/h2c"']);
+    assert.deepEqual(esProblems({ ports: [{ port: 80, appProtocol: prefix }] }), [`spec.ports[0].appProtocol: ${quote(prefix)} has a prefix longer than 253 characters`]);
+    assert.deepEqual(esProblems({ ports: [{ name: "a", port: 80, appProtocol: "http" }, { name: "b", port: 81, appProtocol: "kubernetes.io/h2c" }] }), []);
+  });
+
+  test("an env fieldPath the downward API does not give environment variables, or an apiVersion other than v1", () => {
+    const env = (fieldRef: Record<string, string>) => esProblems({ envs: [{ name: "A", valueFrom: { fieldRef } }] });
+    const fields = "metadata.name, metadata.namespace, metadata.uid, metadata.labels['<key>'], metadata.annotations['<key>'], spec.nodeName, spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP, status.podIPs";
+    for (const fieldPath of ["spec.foo", "metadata.labels", "metadata.labels['-x']", "status.phase"]) {
+      assert.deepEqual(env({ fieldPath }), [`spec.envs[0].valueFrom.fieldRef.fieldPath: ${quote(fieldPath)} is not a field an environment variable can read (${fields})`]);
+    }
+    assert.deepEqual(env({ fieldPath: "metadata.name", apiVersion: "v2" }), ['spec.envs[0].valueFrom.fieldRef.apiVersion: "v2" is not one of v1']);
+    for (const fieldPath of ["status.podIPs", "metadata.labels['app']", "metadata.annotations['example.com/owner']"]) assert.deepEqual(env({ fieldPath, apiVersion: "v1" }), [], fieldPath);
+  });
+
+  test("a resourceFieldRef of a resource the API server does not know, or with a divisor it does not take", () => {
+    const env = (resourceFieldRef: Record<string, unknown>) => esProblems({ envs: [{ name: "A", valueFrom: { resourceFieldRef } }] });
+    assert.deepEqual(env({ resource: "limits.nvidia.com/gpu" }), [
+      'spec.envs[0].valueFrom.resourceFieldRef.resource: "limits.nvidia.com/gpu" is not a resource an environment variable can read (limits.cpu, limits.memory, limits.ephemeral-storage, limits.hugepages-<size>, or the same under requests.)',
+    ]);
+    assert.deepEqual(env({ resource: "limits.cpu", divisor: "2" }), ['spec.envs[0].valueFrom.resourceFieldRef.divisor: "2" is not a divisor for limits.cpu (1m, 1)']);
+    assert.deepEqual(env({ resource: "requests.memory", divisor: "1Mi" }), []);
+    assert.deepEqual(env({ resource: "limits.hugepages-2Mi", divisor: 1 }), []);
+  });
+
+  test("a Secret or ConfigMap key that is '.', '..' or starts with '..'", () => {
+    const env = (key: string) => esProblems({ envs: [{ name: "A", valueFrom: { secretKeyRef: { name: "creds", key } } }] });
+    for (const key of [".", "..", "..password"]) {
+      assert.deepEqual(env(key), [`spec.envs[0].valueFrom.secretKeyRef.key: ${quote(key)} is not a key name (letters, digits, '-', '_' and '.', not starting with '..')`]);
+    }
+    assert.deepEqual(env(".hidden"), []);
+  });
+
+  test("an extended resource requested without an equal limit, or in fractions", () => {
+    const gpu = (resources: Record<string, unknown>) => esProblems({ resources });
+    assert.deepEqual(gpu({ requests: { "nvidia.com/gpu": "1" } }), ['spec.resources.requests["nvidia.com/gpu"]: "1" has no limit beside it: a request of nvidia.com/gpu must equal its limit']);
+    assert.deepEqual(gpu({ requests: { "nvidia.com/gpu": "1" }, limits: { "nvidia.com/gpu": "2" } }), ['spec.resources.requests["nvidia.com/gpu"]: "1" is not the limit "2": a request of nvidia.com/gpu must equal its limit']);
+    assert.deepEqual(gpu({ limits: { "example.com/fpga": "500m" } }), ['spec.resources.limits["example.com/fpga"]: "500m" is not a whole number: example.com/fpga is counted in whole units']);
+    assert.deepEqual(gpu({ requests: { "nvidia.com/gpu": 2 }, limits: { "nvidia.com/gpu": "2000m" } }), []);
+    assert.deepEqual(gpu({ limits: { "nvidia.com/gpu": "1" } }), [], "the request defaults to the limit");
+  });
+
+  test("hugepages without cpu or memory, in parts of a page, or of no page size", () => {
+    const pages = (resources: Record<string, unknown>) => esProblems({ resources });
+    assert.deepEqual(pages({ limits: { "hugepages-2Mi": "4Mi" } }), ['spec.resources.limits["hugepages-2Mi"]: needs a cpu or memory request or limit beside it']);
+    assert.deepEqual(pages({ limits: { "hugepages-2Mi": "3Mi", memory: "1Gi" } }), ['spec.resources.limits["hugepages-2Mi"]: "3Mi" is not a whole number of 2Mi pages']);
+    assert.deepEqual(pages({ limits: { "hugepages-abc": "2Mi", memory: "1Gi" } }), ['spec.resources.limits["hugepages-abc"]: "hugepages-abc" is not a resource name: abc is not a page size like 2Mi or 1Gi']);
+    assert.deepEqual(pages({ requests: { "hugepages-2Mi": "4Mi" }, limits: { "hugepages-2Mi": "4Mi", memory: "1Gi" } }), []);
+  });
+
+  test("resource names that are not qualified names or take the quota's requests. prefix", () => {
+    assert.deepEqual(esProblems({ resources: { limits: { "example.com/gpu-": "1" } } }), [
+      'spec.resources.limits["example.com/gpu-"]: "example.com/gpu-" is not a resource name (cpu, memory, ephemeral-storage, hugepages-<size> or domain/name)',
+    ]);
+    assert.deepEqual(esProblems({ resources: { limits: { "requests.example.com/gpu": "1" } } }), [
+      'spec.resources.limits["requests.example.com/gpu"]: "requests.example.com/gpu" is not a resource name: an extended resource\'s domain cannot start with "requests."',
+    ]);
+    assert.deepEqual(esProblems({ resources: { limits: { "kubernetes.io/batteries": "1" } } }), []);
+  });
+
+  test("label and annotation keys that are not qualified names, and label values the API server refuses", () => {
+    const parse = (schema: typeof labels | typeof annotations, value: Record<string, string>) =>
+      schema.safeParse(value, { error: issueMessage, reportInput: true }).error?.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`) ?? [];
+    assert.deepEqual(parse(labels, { "a/b/c": "v", app: "-bad", team: "" }), [
+      "a/b/c: \"a/b/c\" is not a label key ([prefix/]name of letters, digits, '-', '_' and '.')",
+      "app: \"-bad\" is not a label value (up to 63 letters, digits, '-', '_' and '.', a letter or digit at each end)",
+    ]);
+    assert.deepEqual(parse(annotations, { "Example.com/Owner": "x", "a b": "y" }), ["a b: \"a b\" is not an annotation key ([prefix/]name of letters, digits, '-', '_' and '.')"]);
+    assert.deepEqual(parse(annotations, { big: "x".repeat(256 * 1024) }), [": are longer than 256 KiB in all"]);
+  });
+});
+
+/** A self-signed certificate for `key`, made by openssl, in PEM. */
+function certificateFor(key: KeyObject, subject: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crdstack-cert-"));
+  try {
+    fs.writeFileSync(path.join(dir, "key.pem"), key.export({ type: "pkcs8", format: "pem" }));
+    return execFileSync("openssl", ["req", "-x509", "-key", path.join(dir, "key.pem"), "-subj", subject, "-days", "1"], { encoding: "utf8" });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("TLS certificate and key", () => {
+  const ec = () => generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  const garbage = (label: string) => `-----BEGIN ${label}-----\nTm90IGEgY2VydGlmaWNhdGU=\n-----END ${label}-----\n`;
+
+  test("EC and RSA keys in PKCS#8 or their own form are fine, and so is a chain after the certificate", () => {
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    const issuer = certificateFor(ec(), "/CN=Team CA");
+    assert.deepEqual(tsProblems(PEM), []);
+    assert.deepEqual(tsProblems({ cert: PEM.cert, key: createPrivateKey(PEM.key).export({ type: "sec1", format: "pem" }) }), []);
+    assert.deepEqual(tsProblems({ cert: certificateFor(rsa, "/CN=rsa.example.com"), key: rsa.export({ type: "pkcs1", format: "pem" }) }), []);
+    assert.deepEqual(tsProblems({ cert: `${PEM.cert}${issuer}`, key: PEM.key }), []);
+  });
+
+  test("a certificate or key that does not parse is a problem of its own field", () => {
+    assert.deepEqual(tsProblems({ cert: `${PEM.cert}${garbage("CERTIFICATE")}`, key: PEM.key }), ["spec.cert: certificate 2 of 2 is not a valid X.509 certificate"]);
+    assert.deepEqual(tsProblems({ cert: PEM.cert, key: garbage("PRIVATE KEY") }), ["spec.key: is not a valid private key: its PEM body does not parse"]);
+  });
+
+  test("a key that is not the first certificate's is a problem on spec.key, and its text is never shown", () => {
+    const other = ec().export({ type: "pkcs8", format: "pem" }).toString();
+    const issuer = certificateFor(ec(), "/CN=Team CA");
+    const mismatch = (subject: string) => `spec.key: does not match the certificate (the first in \`cert\`, subject ${subject}): set the key it was issued for`;
+    const problems = tsProblems({ cert: PEM.cert, key: other });
+    assert.deepEqual(problems, [mismatch("CN=mlflow.example.com")]);
+    assert.ok(!other.split("\n").slice(1, -2).some((line) => problems.join().includes(line)));
+    assert.deepEqual(tsProblems({ cert: `${issuer}${PEM.cert}`, key: PEM.key }), [mismatch("CN=Team CA")]);
+  });
+});
+
+describe("rules between fields", () => {
+  test("one rule value makes the zod check and the CRD's CEL rule, reading \"\" as unset where told", () => {
+    const schema = withRules(strictObject({ cert: z.string().optional(), key: z.string().optional() }), bothOrNeither("cert", "key"), { unsetWhenEmpty: new Set(["cert", "key"]) });
+    const issues = schema.safeParse({ cert: "x" }).error?.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    assert.deepEqual(issues, ["key: Only one of `cert` or `key` is set: set both or neither"]);
+    assert.equal(schema.safeParse({ cert: "x", key: "" }).success, false);
+    assert.equal(schema.safeParse({ cert: "", key: "" }).success, true);
+    assert.deepEqual(z.toJSONSchema(schema, { target: "openapi-3.0" })["x-kubernetes-validations"], [
+      { rule: '(!(has(self.cert) && self.cert != "") || (has(self.key) && self.key != ""))', message: "Only one of `cert` or `key` is set: set both or neither", fieldPath: ".key", reason: "FieldValueRequired" },
+      { rule: '(!(has(self.key) && self.key != "") || (has(self.cert) && self.cert != ""))', message: "Only one of `cert` or `key` is set: set both or neither", fieldPath: ".cert", reason: "FieldValueRequired" },
+    ]);
+  });
+
+  test("every CEL rule of the CRDs has a fixed message that names no value", () => {
+    const rules: { rule: string; message: string }[] = [];
+    const collect = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(collect);
+      if (typeof node !== "object" || node === null) return;
+      rules.push(...(((node as Record<string, unknown>)["x-kubernetes-validations"] as typeof rules | undefined) ?? []));
+      Object.values(node).forEach(collect);
+    };
+    collect(crdManifest("TrackingServer"));
+    collect(crdManifest("EasyService"));
+    assert.ok(rules.length >= 20, `${rules.length} rules`);
+    for (const { rule, message } of rules) assert.ok(message.length > 0 && !message.includes("${") && !/self\./.test(message), `${rule}: ${message}`);
+  });
+
+  test("a port's container-port name clash is reported with the earlier port it repeats, past a clash of names the name rule reports", () => {
+    const clash = (i: number, field: string, first: number) => `spec.ports[${i}].${field}: "web" already names the container port of ports[${first}]: each port gets a container port of its own, named by its targetPort or else its name`;
+    assert.deepEqual(esProblems({ ports: [{ name: "web", port: 80 }, { name: "x", port: 81, targetPort: "web" }, { name: "web", port: 82 }] }), [
+      'spec.ports[2].name: "web" is used by another port',
+      clash(1, "targetPort", 0),
+      clash(2, "name", 1),
+    ]);
+  });
+
+  test("the bounds that keep the CRD's rules within the API server's cost budget", () => {
+    const envs = Array.from({ length: 1001 }, (_, i) => ({ name: `V${i}`, value: "x" }));
+    assert.deepEqual(esProblems({ envs }), ["spec.envs: has 1001 items: at most 1000"]);
+    const ports = Array.from({ length: 101 }, (_, i) => ({ name: `p${i}`, port: 1000 + i }));
+    assert.deepEqual(esProblems({ ports }), ["spec.ports: has 101 items: at most 100"]);
+    const limits = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`example.com/r${i}`, "1"]));
+    assert.deepEqual(esProblems({ resources: { limits, requests: limits } }), ["spec.resources.limits: has 65 entries: at most 64", "spec.resources.requests: has 65 entries: at most 64"]);
+    assert.deepEqual(tsProblems({ cert: PEM.cert, key: `${PEM.key}${" ".repeat(65536)}` }), ["spec.key: is longer than 65536 characters"]);
   });
 });
