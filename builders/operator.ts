@@ -90,7 +90,9 @@ export function workspaceGuard(operator: OperatorConfig): Manifest[] {
       expression: `${map("object", "annotations")}.all(k, k in ${map("oldObject", "annotations")} && ${map("object", "annotations")}[k] == ${map("oldObject", "annotations")}[k]) && ${map("oldObject", "annotations")}.all(k, k in ${map("object", "annotations")} || k == '${ORIGINAL_SPEC_ANNOTATION}')`,
       message: `the workspace may only remove the annotation ${ORIGINAL_SPEC_ANNOTATION}`,
     },
-  ].map((validation) => ({ ...validation, reason: "Forbidden" }));
+  // Invalid (422), not Forbidden: the program takes a 403 for "no right to release" and carries on, but
+  // a refusal by this policy is a defect to see.
+  ].map((validation) => ({ ...validation, reason: "Invalid" }));
   return [
     {
       apiVersion: "admissionregistration.k8s.io/v1",

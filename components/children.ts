@@ -54,8 +54,8 @@ export function registerCustomResource(
 
 /**
  * When the original controller reconciled the object (its marks are on it), the fields it set on the
- * children it made (and, from files, the fields kubectl set on the custom resource) are handed to the
- * program before it applies them: see model/takeover.ts. Only children whose controller
+ * children it made are handed to the program before it applies them (not those of the custom resource:
+ * its marks would go with them, before the children are applied): see model/takeover.ts. Only children whose controller
  * ownerReference names this very custom resource change hands.
  */
 export function declareTakeover(object: CustomObject, source: CustomResourceSource, parent?: pulumi.Resource): Takeover | undefined {
@@ -63,7 +63,6 @@ export function declareTakeover(object: CustomObject, source: CustomResourceSour
   if (handover === undefined || uid === undefined) return undefined;
   const { name, namespace } = object.metadata;
   const objects: TakeoverObject[] = ORIGINAL_CHILDREN[object.kind].map(({ apiVersion, kind, metadataOnly }) => ({ apiVersion, kind, namespace, name, owner: uid, metadataOnly }));
-  if (source.create) objects.unshift({ apiVersion: apiVersionOf(object.kind), kind: object.kind, namespace, name });
   return new Takeover(takeoverName(object.kind, namespace, name), { objects }, { parent });
 }
 

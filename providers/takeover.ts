@@ -83,12 +83,12 @@ async function patchAt(api: KubernetesObjectApi, o: TakeoverObject | TakeoverRel
   }
 }
 
-/** Replaces an object that exists and that the Kubernetes provider never applied; returns whether it did. */
+/** Replaces an object that exists and that nobody applied server-side; returns whether it did. */
 async function replaceUnapplied(api: KubernetesObjectApi, o: TakeoverObject, replacement: NonNullable<TakeoverObject["replacement"]>): Promise<boolean> {
-  const byProvider = (entry: ManagedFieldsEntry) => entry.operation === "Apply" && (entry.manager ?? "").startsWith("pulumi-kubernetes");
   for (let attempt = 1; ; attempt++) {
     const live = await read(api, o);
-    if (live === undefined || (live.metadata.managedFields ?? []).some(byProvider)) return false;
+    // Applied server-side by anyone (the provider, Helm, Argo CD): not replaced, its manager may apply it again.
+    if (live === undefined || (live.metadata.managedFields ?? []).some((entry) => entry.operation === "Apply")) return false;
     try {
       await api.replace({ ...replacement, metadata: { ...replacement.metadata, resourceVersion: live.metadata.resourceVersion } });
       return true;

@@ -71,18 +71,20 @@ describe("companion objects", () => {
     const apps = config.makeApiClient(k8s.AppsV1Api);
     await apps.createNamespacedDeployment({ namespace: team, body: { metadata: { name: "d" }, spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "nginx" }] } } } } });
 
-    const denied = async (what: string, call: () => Promise<unknown>) => {
-      await assert.rejects(call(), (error: any) => error.code === 403, what);
+    const denied = async (what: string, call: () => Promise<unknown>, code = 403) => {
+      await assert.rejects(call(), (error: any) => error.code === code, what);
     };
+    /** Refused by the admission policy, which answers 422 (a 403 would read as a missing right). */
+    const refused = (what: string, call: () => Promise<unknown>) => denied(what, call, 422);
     const patch = (body: object) => api.patchNamespacedCustomObject({ group: "experiment.aiscope", version: "v1alpha2", namespace: team, plural: "trackingservers", name: "mlflow", body }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch));
     // A new admission policy takes effect within a moment.
     let version = 0;
     const anotherImage = () => ({ spec: { image: `example.com/mlflow:${version++}` } });
-    await eventually("the policy in force", async () => (await patch(anotherImage()).then(() => false, (error: any) => error.code === 403)) || undefined);
-    await denied("changing a spec", () => patch(anotherImage()));
-    await denied("labelling a custom resource", () => patch({ metadata: { labels: { team: "b" } } }));
-    await denied("adding a finalizer", () => patch({ metadata: { finalizers: ["example.com/hold"] } }));
-    await denied("removing a tenant's annotation", () => patch({ metadata: { annotations: { note: null } } }));
+    await eventually("the policy in force", async () => (await patch(anotherImage()).then(() => false, (error: any) => error.code === 422)) || undefined);
+    await refused("changing a spec", () => patch(anotherImage()));
+    await refused("labelling a custom resource", () => patch({ metadata: { labels: { team: "b" } } }));
+    await refused("adding a finalizer", () => patch({ metadata: { finalizers: ["example.com/hold"] } }));
+    await refused("removing a tenant's annotation", () => patch({ metadata: { annotations: { note: null } } }));
     // What a take-over does: the original controller's finalizer and annotation go.
     await patch({ metadata: { finalizers: ["example.com/keep"] } });
     const path = `/apis/experiment.aiscope/v1alpha2/namespaces/${team}/trackingservers/mlflow`;

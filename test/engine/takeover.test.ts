@@ -1,6 +1,6 @@
 // Moving from the Go controllers under the real engine: a cluster as the original controllers leave it
 // (their CRDs, custom resources with their finalizer and annotation, the children they made, a claim
-// holding a file) is taken over by the in-cluster program, and nothing that runs or is stored is lost.
+// holding a file) is taken over by the program with the cluster source, and nothing that runs or is stored is lost.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -223,7 +223,7 @@ after(async () => {
 });
 
 describe("moving from the Go controllers", () => {
-  test("the in-cluster program takes over what the originals made: same claim and data, same clusterIP, one rollout, no finalizer left", async () => {
+  test("the program (cluster source) takes over what the originals made: same claim and data, same clusterIP, one rollout, no finalizer left", async () => {
     const legacy = await buildLegacyCluster();
     // The first preview shows the take-over; it does not dry-run children that still hold the originals' fields.
     const steps = await stack.plan();
