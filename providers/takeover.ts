@@ -100,7 +100,7 @@ async function replaceUnapplied(api: KubernetesObjectApi, o: TakeoverObject, rep
 }
 
 /** Hands every object over, then releases the custom resource. */
-export async function takeOver(api: KubernetesObjectApi, inputs: ProviderInputs, now = new Date().toISOString()): Promise<{ handedOver: string[]; released: boolean }> {
+async function takeOver(api: KubernetesObjectApi, inputs: ProviderInputs, now = new Date().toISOString()): Promise<{ handedOver: string[]; released: boolean }> {
   const handedOver: string[] = [];
   for (const o of inputs.objects) {
     if (o.replacement !== undefined) {
@@ -142,7 +142,7 @@ function defaultApi(): KubernetesObjectApi {
   return k8s.KubernetesObjectApi.makeApiClient(config);
 }
 
-export const takeoverProvider: pulumi.dynamic.ResourceProvider = {
+const takeoverProvider: pulumi.dynamic.ResourceProvider = {
   // A custom resource's take-over is declared only while its marks are on it, and each run does it
   // again (a mark may have come back: the original controller re-adds its finalizer while it runs);
   // done, it changes nothing. The CRDs' (no marks) runs when its objects change.

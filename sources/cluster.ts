@@ -99,7 +99,7 @@ const byCreation = (a: ListedObject, b: ListedObject) =>
  * A request retried while the API server answers 429 with `Retry-After` (its cache of a kind is being
  * (re)built, e.g. just after a CRD or an admission policy on the kind changed), for up to 10 s.
  */
-export async function whenReady<T>(request: () => Promise<T>, attempts = 10): Promise<T> {
+async function whenReady<T>(request: () => Promise<T>, attempts = 10): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await request();
