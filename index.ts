@@ -1,18 +1,19 @@
 // crdstack: TrackingServer and EasyService custom resources → their Kubernetes objects.
 // config → specs → components → outputs; see README.md.
+import type * as k8s from "@kubernetes/client-node";
 import * as pulumi from "@pulumi/pulumi";
 import { Operator } from "./components/Operator";
 import { declarePlatform, Platform } from "./components/platform";
 import { readStackConfig } from "./components/stackConfig";
 import { StackConfig } from "./model/config";
-import { Candidate, planObjects } from "./model/reconcile";
+import { Candidate, objectKey } from "./model/reconcile";
 import { formatError, SpecError } from "./model/specs";
 import { SpecProblems } from "./providers/problems";
 import { clusterCandidates, clusterConfig, ClusterState, fileCandidates, readCluster } from "./sources/cluster";
+import { planAgainstCluster } from "./sources/plan";
 
 /** What the cluster holds: required by the `cluster` source, used by the `files` source when reachable. */
-async function readState(config: StackConfig): Promise<ClusterState | undefined> {
-  const kubeconfig = clusterConfig();
+async function readState(config: StackConfig, kubeconfig: k8s.KubeConfig | undefined): Promise<ClusterState | undefined> {
   if (config.source === "cluster") {
     if (kubeconfig === undefined) throw new Error("crdstack:source is \"cluster\" but there is no kubeconfig (KUBECONFIG, ~/.kube/config) and no service account");
     return readCluster(kubeconfig, config.namespaces);
@@ -21,7 +22,7 @@ async function readState(config: StackConfig): Promise<ClusterState | undefined>
   try {
     return await readCluster(kubeconfig, config.namespaces, true);
   } catch (error) {
-    pulumi.log.warn(`Cannot read the custom resources from the cluster (${(error as Error).message}); specs are not checked against what was last applied`);
+    pulumi.log.warn(`Cannot read the cluster (${(error as Error).message}); specs are not checked against what was last applied, nor against the objects the cluster holds (collisions, references)`);
     return undefined;
   }
 }
@@ -59,15 +60,18 @@ export = async () => {
     const operator = new Operator("crdstack", { operator: config.operator });
     return { operatorNamespace: config.operator.namespace, stacks: operator.stackNames };
   }
-  const state = await readState(config);
+  const kubeconfig = clusterConfig();
+  const state = await readState(config, kubeconfig);
   const read = readCandidates(config, state);
-  const { planned, errors } = planObjects(read.candidates);
+  const { planned, errors } = await planAgainstCluster(read.candidates, config.namespaces, state, kubeconfig, pulumi.log.warn);
   const problems = [...read.errors, ...errors].map(formatError);
 
   // An invalid object keeps the children of its last applied spec and gets its problems in its status.
   // From files, the problems also fail the run (after the valid objects are applied): whoever ran it
   // should fix the file. In the cluster, a user's bad object must not fail everyone's reconciliation.
   for (const line of problems) (config.source === "files" ? pulumi.log.error : pulumi.log.warn)(line);
+  // Changed by hand since the last run: this run puts it back (it refreshes first, and applies with force).
+  for (const item of planned) for (const change of item.drift ?? []) pulumi.log.info(`${objectKey(item.ref)}: drift put back: ${change}`);
 
   const platform = declarePlatform(planned, {
     installCrds: config.installCrds,

@@ -29,7 +29,7 @@ export async function measureLatency(changes: number, debounceMs: number): Promi
     const c = await useCluster();
     await installCrds(c, crdManifests() as KubeObject[]);
     await installStackCrd(c);
-    const operator = operatorConfig({ namespace: "bench-ops", watcher: { debounceMs } });
+    const operator = operatorConfig({ namespace: "bench-ops", namespaces: ["bench"], watcher: { debounceMs } });
     await create(c, { apiVersion: "v1", kind: "Namespace", metadata: { name: "bench" } });
     const watcher = await deployWatcher(c, operator, stacks(operator) as KubeObject[]);
     await watcher.waitFor(/ ready: /);

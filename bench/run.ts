@@ -3,14 +3,19 @@
 // registered with precomputed arguments under the same mocks (what the Pulumi SDK itself costs), and
 // (c) render. Each measurement runs in a fresh process; the three modes alternate, and the median of
 // the repetitions is reported, so that the ratios compare runs made side by side. Then the watcher's
-// trigger latency against a real API server (bench/latency.ts), and the real engine against the test
-// cluster (bench/engine.ts; BENCH_ENGINE_SIZES, default 10,100; empty skips it).
+// trigger latency against a real API server (bench/latency.ts), status writes sequential against parallel
+// (bench/status.ts; BENCH_STATUS_OBJECTS, default 1000; BENCH_STATUS=0 skips it), and the real engine against the test
+// cluster (bench/engine.ts; BENCH_ENGINE_SIZES, default 10,100; empty skips it), and the in-cluster loop
+// (bench/inCluster.ts: latency of one change with 10 and 100 objects, and a run with one never-ready
+// object against an all-healthy one; BENCH_LOOP_SIZES, BENCH_LOOP_CHANGES).
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { measureEngine } from "./engine";
+import { measureInCluster } from "./inCluster";
 import { measureLatency } from "./latency";
+import { measureStatusWrites } from "./status";
 import { writeSpecs } from "./specs";
 
 const SIZES = (process.env.BENCH_SIZES ?? "10,100,1000").split(",").filter(Boolean).map(Number);
@@ -50,8 +55,11 @@ async function main(): Promise<void> {
     fs.rmSync(root, { recursive: true, force: true });
   }
   if (process.env.BENCH_LATENCY !== "0") console.log(await measureLatency(Number(process.env.BENCH_CHANGES ?? 200), 250));
+  if (process.env.BENCH_STATUS !== "0") console.log(await measureStatusWrites(Number(process.env.BENCH_STATUS_OBJECTS ?? 1000)));
   const engineSizes = (process.env.BENCH_ENGINE_SIZES ?? "10,100").split(",").filter(Boolean).map(Number);
   if (engineSizes.length > 0) console.log(await measureEngine(engineSizes));
+  const loopSizes = (process.env.BENCH_LOOP_SIZES ?? "10,100").split(",").filter(Boolean).map(Number);
+  if (loopSizes.length > 0) console.log(await measureInCluster(loopSizes, Number(process.env.BENCH_LOOP_CHANGES ?? 20)));
 }
 
 main().catch((error) => {

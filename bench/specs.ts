@@ -2,9 +2,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { dump } from "js-yaml";
-
-const CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
-const KEY = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n";
+import { formatError } from "../model/specs";
+import { loadSpecFiles } from "../sources/files";
+import { PEM } from "../test/helpers";
 
 /**
  * Writes the specs, in 50 namespaces `<prefix>-<i>`; `storageClassName` names the class of their claims
@@ -22,7 +22,7 @@ export function writeSpecs(folder: string, count: number, storageClassName = "fa
       spec: {
         size: 1, s3_endpoint_url: "http://minio:9000", aws_access_key: `key-${i}`, aws_secret_key: `secret-${i}`,
         artifact_root: `s3://bucket-${i}/`, url: `https://mlflow-${i}.example.com/ui`, volumeSize: "10Gi", storageClassName,
-        cert: CERT, key: KEY,
+        cert: PEM.cert, key: PEM.key,
       },
     });
     documents.push({
@@ -36,4 +36,7 @@ export function writeSpecs(folder: string, count: number, storageClassName = "fa
     });
   }
   fs.writeFileSync(path.join(folder, "specs.yaml"), documents.map((d) => dump(d)).join("---\n"));
+  // A spec the program refuses would be measured as an object with nothing to declare.
+  const { errors } = loadSpecFiles([folder]);
+  if (errors.length > 0) throw new Error(`bench specs are invalid:\n${errors.slice(0, 5).map(formatError).join("\n")}`);
 }

@@ -55,3 +55,13 @@ export function customResourceManifest(object: CustomObject): Manifest {
 export function ownerReference(object: CustomObject, uid: string): OwnerReference {
   return { apiVersion: apiVersionOf(object.kind), kind: object.kind, name: object.metadata.name, uid, controller: true, blockOwnerDeletion: true };
 }
+
+/**
+ * What the restricted Pod Security Standard asks of every container, whatever its user: no privilege
+ * escalation (no setuid binaries) and no capabilities.
+ * https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
+ */
+export const RESTRICTED_CONTAINER = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
+
+/** The system calls a child pod may make: the container runtime's default filter, as the restricted standard asks. */
+export const RUNTIME_DEFAULT_SECCOMP = { seccompProfile: { type: "RuntimeDefault" } };

@@ -1,27 +1,42 @@
 // The in-cluster companions of the program, as pure functions of `crdstack:operator`: the Stacks the
-// Pulumi Kubernetes Operator runs, their workspace's least-privilege RBAC, and the watcher that
-// re-runs a Stack when one of its custom resources changes. `render --operator` prints them; the
-// Operator component registers them.
+// Pulumi Kubernetes Operator runs, their workspace's least-privilege RBAC (in the served namespaces
+// only), and the watcher that re-runs a Stack when one of its custom resources or managed children
+// changes. `render --operator` prints them; the Operator component registers them.
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { KINDS } from "../model/objects";
 import { OperatorConfig } from "../model/operator";
 import { ORIGINAL_FINALIZER, ORIGINAL_SPEC_ANNOTATION } from "../model/takeover";
-import { Manifest, MANAGED_BY } from "./meta";
+import { Manifest, MANAGED_BY, RESTRICTED_CONTAINER, RUNTIME_DEFAULT_SECCOMP } from "./meta";
 
 export const WORKSPACE = "crdstack-workspace";
 export const WATCHER = "crdstack-watcher";
 export const WATCHER_SOURCE = path.join(__dirname, "..", "watcher", "watcher.js");
+/** The Stack annotation whose change makes the operator run the Stack now. */
+export const RECONCILIATION_REQUEST = "pulumi.com/reconciliation-request";
 
 const labels = (component: string) => ({ "app.kubernetes.io/name": component, "app.kubernetes.io/part-of": "crdstack", "app.kubernetes.io/managed-by": MANAGED_BY });
 
-/** A Stack of the operator and the namespaces its program reads (none: all). */
+/** A Stack of the operator and the namespaces its program serves (never none: none would read all). */
 export interface StackPlan { name: string; stack: string; namespaces: string[] }
 
+/** The names of the Stack objects, known before a `namespaceSelector` is resolved. */
+export function stackNames(operator: OperatorConfig): string[] {
+  return operator.shards.length > 0 ? operator.shards.map((shard) => `crdstack-${shard.name}`) : ["crdstack"];
+}
+
 export function stackPlans(operator: OperatorConfig): StackPlan[] {
-  if (operator.shards.length === 0) return [{ name: "crdstack", stack: operator.stack, namespaces: [] }];
-  return operator.shards.map((shard) => ({ name: `crdstack-${shard.name}`, stack: `${operator.stack}-${shard.name}`, namespaces: shard.namespaces }));
+  const names = stackNames(operator);
+  if (operator.shards.length > 0) return operator.shards.map((shard, i) => ({ name: names[i], stack: `${operator.stack}-${shard.name}`, namespaces: shard.namespaces }));
+  // The schema requires namespaces or a selector; sources/namespaces.ts turns a selector into namespaces.
+  if (operator.namespaces === undefined) throw new Error("crdstack:operator.namespaceSelector is not resolved: the namespaces it selects are read from the cluster first (resolveNamespaces)");
+  return [{ name: names[0], stack: operator.stack, namespaces: operator.namespaces }];
+}
+
+/** Every namespace a Stack serves: where the workspace and the watcher get their rights. */
+export function servedNamespaces(operator: OperatorConfig): string[] {
+  return stackPlans(operator).flatMap((plan) => plan.namespaces);
 }
 
 const READ = ["get", "list", "watch"];
@@ -30,8 +45,8 @@ const customResources = Object.values(KINDS);
 
 /**
  * What the program does in the cluster, and nothing more: read the custom resources and write their
- * status, manage the child kinds, and read what `@pulumi/kubernetes` awaits (pods, replica sets,
- * endpoints, events). It needs no CRD, namespace or RBAC rights: the bootstrap stack installs those.
+ * status, manage the child kinds, list ConfigMaps (by metadata, for references) and pods (why a
+ * Deployment is not ready). It needs no CRD, namespace or RBAC rights: the bootstrap stack installs those.
  * With `takeover`, also `patch` on the custom resources, to release the original controllers' finalizer
  * and annotation when it takes their objects over (providers/takeover.ts), limited to that by
  * `workspaceGuard`; the program never writes a spec in the cluster.
@@ -43,14 +58,31 @@ export function workspaceRules(takeover = false) {
     { apiGroups: [""], resources: ["secrets", "services", "persistentvolumeclaims"], verbs: MANAGE },
     { apiGroups: ["apps"], resources: ["deployments"], verbs: MANAGE },
     { apiGroups: ["networking.k8s.io"], resources: ["ingresses"], verbs: MANAGE },
-    { apiGroups: [""], resources: ["pods", "endpoints", "events"], verbs: READ },
-    { apiGroups: ["apps"], resources: ["replicasets"], verbs: READ },
+    // Which ConfigMaps a spec's references may name: listed by metadata only (model/existing.ts).
+    { apiGroups: [""], resources: ["configmaps"], verbs: ["list"] },
+    // The status says why a Deployment is not ready from one of its pods (providers/readiness.ts). Nothing
+    // else is awaited: every child skips the provider's await (components/children.ts).
+    { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
   ];
 }
 
-/** The watcher only lists and watches the custom resources, and patches its own Stacks. */
+/** The children the watcher follows: each change of one may be drift (or a pod's readiness) to reconcile. Never Secrets: a LIST returns their values. */
+export const WATCHED_CHILDREN = [
+  { apiGroups: ["apps"], resources: ["deployments"] },
+  { apiGroups: [""], resources: ["services", "persistentvolumeclaims"] },
+  { apiGroups: ["networking.k8s.io"], resources: ["ingresses"] },
+];
+
+/**
+ * In each served namespace, the watcher lists and watches the custom resources and the children it
+ * follows (it asks for metadata only, which RBAC cannot enforce: list/watch is all it needs). It gets
+ * and patches its own Stacks, limited to the reconciliation-request annotation by `watcherGuard`.
+ */
 export function watcherRules() {
-  return customResources.map(({ group, plural }) => ({ apiGroups: [group], resources: [plural], verbs: ["list", "watch"] }));
+  return [
+    ...customResources.map(({ group, plural }) => ({ apiGroups: [group], resources: [plural], verbs: ["list", "watch"] })),
+    ...WATCHED_CHILDREN.map((rule) => ({ ...rule, verbs: ["list", "watch"] })),
+  ];
 }
 
 function serviceAccount(namespace: string, name: string): Manifest {
@@ -116,17 +148,17 @@ export function workspaceGuard(operator: OperatorConfig): Manifest[] {
   ];
 }
 
-/** The workspace's service account and RBAC: cluster-wide for one Stack, per namespace for shards. */
+/**
+ * The workspace's service account and RBAC: its ClusterRole is a template bound by a RoleBinding in each
+ * served namespace, so it holds no right elsewhere; only `system:auth-delegator` is cluster-wide.
+ */
 export function workspaceRbac(operator: OperatorConfig): Manifest[] {
   const account = { name: WORKSPACE, namespace: operator.namespace };
   const role = { kind: "ClusterRole", name: WORKSPACE };
-  const namespaces = operator.shards.flatMap((shard) => shard.namespaces);
   return [
     serviceAccount(operator.namespace, WORKSPACE),
     { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: WORKSPACE, labels: labels(WORKSPACE) }, rules: workspaceRules(operator.takeover) },
-    ...(namespaces.length === 0
-      ? [binding("ClusterRoleBinding", WORKSPACE, undefined, role, account)]
-      : namespaces.map((namespace) => binding("RoleBinding", WORKSPACE, namespace, role, account))),
+    ...servedNamespaces(operator).map((namespace) => binding("RoleBinding", WORKSPACE, namespace, role, account)),
     // The operator's workspace authenticates its agent with token reviews.
     binding("ClusterRoleBinding", `${WORKSPACE}-auth-delegator`, undefined, { kind: "ClusterRole", name: "system:auth-delegator" }, account),
     ...(operator.takeover ? workspaceGuard(operator) : []),
@@ -136,8 +168,7 @@ export function workspaceRbac(operator: OperatorConfig): Manifest[] {
 /** The operator's Stack objects (`pulumi.com/v1`), one per shard. */
 export function stacks(operator: OperatorConfig): Manifest[] {
   return stackPlans(operator).map((plan) => {
-    const config: Record<string, unknown> = { "crdstack:source": "cluster", "crdstack:installCrds": "false" };
-    if (plan.namespaces.length > 0) config["crdstack:namespaces"] = plan.namespaces;
+    const config: Record<string, unknown> = { "crdstack:source": "cluster", "crdstack:installCrds": "false", "crdstack:namespaces": plan.namespaces };
     for (const [key, value] of Object.entries(operator.config)) config[key.startsWith("crdstack:") ? key : `crdstack:${key}`] = value;
     const spec: Record<string, unknown> = {
       stack: plan.stack,
@@ -150,11 +181,50 @@ export function stacks(operator: OperatorConfig): Manifest[] {
       envRefs: Object.fromEntries(Object.entries(operator.env).map(([name, ref]) => [name, { type: "Secret", secret: { name: ref.secret, key: ref.key } }])),
       config,
       resyncFrequencySeconds: operator.resyncFrequencySeconds,
+      // A resync on the same commit runs again (by default the operator skips a commit it ran), and each
+      // run reads back what it manages first, so drift is put back.
+      continueResyncOnCommitMatch: true,
+      refresh: true,
       // Deleting the Stack object must never delete the teams' servers.
       destroyOnFinalize: false,
     };
     return { apiVersion: "pulumi.com/v1", kind: "Stack", metadata: { name: plan.name, namespace: operator.namespace, labels: labels("crdstack") }, spec };
   });
+}
+
+/**
+ * What the watcher may change on its Stacks, which RBAC cannot say: the reconciliation-request annotation
+ * and nothing else (spec, labels, other annotations, finalizers, ownerReferences stay as they are), so
+ * that its token cannot point a Stack at another repository or stop its runs.
+ */
+export function watcherGuard(operator: OperatorConfig): Manifest[] {
+  // Named after the operator's namespace: the policy names the watcher of that namespace, and another
+  // installation in the same cluster has its own.
+  const name = `${WATCHER}-stacks-${operator.namespace}`;
+  const same = (field: string) => `object.metadata.?${field} == oldObject.metadata.?${field}`;
+  const annotations = (which: string) => `${which}.metadata.?annotations.orValue({})`;
+  const validations = [
+    { expression: "object.?spec == oldObject.?spec", message: "the watcher may not change a Stack's spec" },
+    { expression: ["labels", "finalizers", "ownerReferences"].map(same).join(" && "), message: "the watcher may not change a Stack's labels, finalizers or ownerReferences" },
+    {
+      expression: `${annotations("object")}.all(k, k == '${RECONCILIATION_REQUEST}' || (k in ${annotations("oldObject")} && ${annotations("object")}[k] == ${annotations("oldObject")}[k])) && ${annotations("oldObject")}.all(k, k == '${RECONCILIATION_REQUEST}' || k in ${annotations("object")})`,
+      message: `the watcher may change no annotation but ${RECONCILIATION_REQUEST}`,
+    },
+  ].map((validation) => ({ ...validation, reason: "Invalid" }));
+  return [
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name, labels: labels(WATCHER) },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: { resourceRules: [{ apiGroups: ["pulumi.com"], apiVersions: ["*"], operations: ["UPDATE"], resources: ["stacks"] }] },
+        matchConditions: [{ name: "watcher", expression: `request.userInfo.username == 'system:serviceaccount:${operator.namespace}:${WATCHER}'` }],
+        validations,
+      },
+    },
+    { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicyBinding", metadata: { name, labels: labels(WATCHER) }, spec: { policyName: name, validationActions: ["Deny"] } },
+  ];
 }
 
 /** The watcher's configuration: debounce, and which Stack owns which namespaces. */
@@ -163,24 +233,25 @@ export function watcherConfig(operator: OperatorConfig) {
   return { debounceMs, maxWaitMs: 4 * debounceMs, stacks: stackPlans(operator).map((plan) => ({ namespace: operator.namespace, name: plan.name, namespaces: plan.namespaces })) };
 }
 
-/** The watcher: service account, RBAC, its code in a ConfigMap, and a Deployment of a stock Node.js image. */
+/** The watcher: service account, RBAC, its admission policy, its code in a ConfigMap, and a Deployment of a stock Node.js image pinned by digest. */
 export function watcher(operator: OperatorConfig, source = fs.readFileSync(WATCHER_SOURCE, "utf8")): Manifest[] {
   const { namespace } = operator;
   const account = { name: WATCHER, namespace };
   const config = JSON.stringify(watcherConfig(operator));
   const checksum = createHash("sha256").update(source).update(config).digest("hex").slice(0, 16);
-  const stackNames = stackPlans(operator).map((plan) => plan.name);
   return [
     serviceAccount(namespace, WATCHER),
+    // A template, bound in the served namespaces only.
     { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: WATCHER, labels: labels(WATCHER) }, rules: watcherRules() },
-    binding("ClusterRoleBinding", WATCHER, undefined, { kind: "ClusterRole", name: WATCHER }, account),
+    ...servedNamespaces(operator).map((served) => binding("RoleBinding", WATCHER, served, { kind: "ClusterRole", name: WATCHER }, account)),
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",
       metadata: { name: WATCHER, namespace, labels: labels(WATCHER) },
-      rules: [{ apiGroups: ["pulumi.com"], resources: ["stacks"], resourceNames: stackNames, verbs: ["get", "patch"] }],
+      rules: [{ apiGroups: ["pulumi.com"], resources: ["stacks"], resourceNames: stackNames(operator), verbs: ["get", "patch"] }],
     },
     binding("RoleBinding", WATCHER, namespace, { kind: "Role", name: WATCHER }, account),
+    ...watcherGuard(operator),
     { apiVersion: "v1", kind: "ConfigMap", metadata: { name: WATCHER, namespace, labels: labels(WATCHER) }, data: { "watcher.js": source } },
     {
       apiVersion: "apps/v1",
@@ -195,7 +266,7 @@ export function watcher(operator: OperatorConfig, source = fs.readFileSync(WATCH
           metadata: { labels: labels(WATCHER), annotations: { "crdstack/checksum": checksum } },
           spec: {
             serviceAccountName: WATCHER,
-            securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000 },
+            securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, ...RUNTIME_DEFAULT_SECCOMP },
             containers: [{
               name: "watcher",
               image: operator.watcher.image,
@@ -203,7 +274,7 @@ export function watcher(operator: OperatorConfig, source = fs.readFileSync(WATCH
               env: [{ name: "WATCHER_CONFIG", value: config }],
               volumeMounts: [{ name: "code", mountPath: "/opt/crdstack", readOnly: true }],
               resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+              securityContext: { ...RESTRICTED_CONTAINER, readOnlyRootFilesystem: true },
             }],
             volumes: [{ name: "code", configMap: { name: WATCHER } }],
           },

@@ -1,5 +1,7 @@
 // What the program writes into each custom resource's status, as a pure function of what it found: the
-// problems in the spec, the object whose children it declared, and the Deployment's replica counts.
+// problems with the object, the object whose children it declared, what a run put back by hand-edited
+// children (drift), and, read from the API server when the status is written, the Deployment's readiness
+// (providers/readiness.ts).
 import { CustomObject, Kind, KINDS, maskSpec, Problem } from "../model/objects";
 import { MLFLOW_PORT } from "./trackingServer";
 
@@ -15,8 +17,17 @@ export interface ReplicaCounts {
 /** The replica counts the status copies from the Deployment. */
 export const REPLICA_COUNTS = ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"] as const;
 
+/** The condition types the program writes. */
+export type ConditionType = "Ready" | "DriftCorrected";
+
 /** A condition before the writer stamps `lastTransitionTime` (kept while the status does not change). */
-export interface PendingCondition { type: "Ready"; status: "True" | "False" | "Unknown"; reason: string; message: string; observedGeneration?: number }
+export interface PendingCondition { type: ConditionType; status: "True" | "False" | "Unknown"; reason: string; message: string; observedGeneration?: number }
+
+/**
+ * Conditions a status keeps from the one before when the new one does not have them: `DriftCorrected`
+ * says what the last run that found drift put back, until a run finds drift again.
+ */
+export const KEPT_CONDITIONS: readonly ConditionType[] = ["DriftCorrected"];
 
 export interface StatusBody extends ReplicaCounts {
   observedGeneration?: number;
@@ -38,7 +49,17 @@ export interface StatusTarget {
   uid?: string;
 }
 
-export interface StatusEntry { target: StatusTarget; status: StatusBody }
+/**
+ * What the writer reads from the API server before it writes: the Deployment of that name in the
+ * object's namespace. Its readiness replaces the entry's `Ready` condition; an EasyService also gets its
+ * replica counts (the original controller's status was the Deployment's).
+ */
+export interface LiveSource { deployment: string; copyCounts: boolean }
+
+export interface StatusEntry { target: StatusTarget; status: StatusBody; live?: LiveSource }
+
+/** What the API server said about an object's Deployment (and one of its pods), reduced to the status. */
+export interface LiveReadiness { ready: PendingCondition; counts?: ReplicaCounts }
 
 /** What the program found for one object. */
 export interface ObjectReport {
@@ -47,31 +68,46 @@ export interface ObjectReport {
   name: string;
   uid?: string;
   generation?: number;
-  /** Problems with the current spec; empty when it is applied. */
+  /** Problems with the current spec or the cluster; empty when it is applied. */
   problems: Problem[];
   /** The object whose children are declared: the current one, the last valid one, or none. */
   applied: CustomObject | undefined;
+  /** What this run puts back that was changed or deleted by hand (e.g. `Deployment ns/x was deleted`). */
+  drift?: readonly string[];
 }
 
-function readiness(report: ObjectReport, counts: ReplicaCounts | undefined): PendingCondition {
-  const observedGeneration = report.generation;
-  if (report.problems.length > 0) {
-    const keeping = report.applied === undefined ? "nothing is deployed until it is fixed" : "the children stay as the last valid spec made them";
-    return { type: "Ready", status: "False", reason: "InvalidSpec", message: `${report.problems.length} problem(s) in the spec; ${keeping}`, observedGeneration };
-  }
-  const wanted = report.applied?.spec.size ?? 0;
-  if (counts === undefined || counts.replicas === undefined) {
-    return { type: "Ready", status: "Unknown", reason: "Reconciling", message: "The Deployment has not reported its replicas yet", observedGeneration };
-  }
-  const ready = counts.readyReplicas ?? 0;
-  return ready >= wanted
-    ? { type: "Ready", status: "True", reason: "Available", message: `${ready}/${wanted} replicas ready`, observedGeneration }
-    : { type: "Ready", status: "False", reason: "Progressing", message: `${ready}/${wanted} replicas ready`, observedGeneration };
+/** The reason of the Ready condition of an object with problems: its first problem's, else `InvalidSpec`. */
+export function problemReason(problems: readonly Problem[]): string {
+  return problems[0]?.reason ?? "InvalidSpec";
 }
 
-export function statusEntry(report: ObjectReport, counts: ReplicaCounts | undefined): StatusEntry {
+function notReady(report: ObjectReport): PendingCondition {
+  const keeping = report.applied === undefined ? "nothing is deployed until it is fixed" : "the children stay as the last valid spec made them";
+  const first = report.problems[0];
+  const message = `${report.problems.length} problem(s), first ${first.path}: ${first.message}; ${keeping}`;
+  return { type: "Ready", status: "False", reason: problemReason(report.problems), message, observedGeneration: report.generation };
+}
+
+/** The Ready condition until the writer has read the Deployment. */
+function reconciling(report: ObjectReport): PendingCondition {
+  return { type: "Ready", status: "Unknown", reason: "Reconciling", message: "Read from the Deployment when the status is written", observedGeneration: report.generation };
+}
+
+function driftCorrected(report: ObjectReport): PendingCondition | undefined {
+  if (report.drift === undefined || report.drift.length === 0) return undefined;
+  return { type: "DriftCorrected", status: "True", reason: "DriftCorrected", message: `Put back: ${report.drift.join("; ")}`, observedGeneration: report.generation };
+}
+
+/**
+ * One object's status. An object applied without problems has its readiness read from the cluster when
+ * the status is written (`live`); `readiness`, when given, is that reading already, and final.
+ */
+export function statusEntry(report: ObjectReport, readiness?: LiveReadiness): StatusEntry {
   const { group, version, plural } = KINDS[report.kind];
-  const status: StatusBody = { conditions: [readiness(report, counts)], problems: report.problems };
+  const live = report.problems.length === 0 && report.applied !== undefined ? { deployment: report.name, copyCounts: report.kind === "EasyService" } : undefined;
+  const ready = report.problems.length > 0 ? notReady(report) : reconciling(report);
+  const drift = driftCorrected(report);
+  const status: StatusBody = { conditions: drift === undefined ? [ready] : [ready, drift], problems: report.problems };
   if (report.generation !== undefined) status.observedGeneration = report.generation;
   if (report.applied !== undefined) status.lastAppliedSpec = maskSpec(report.applied.kind, report.applied.spec);
   if (report.applied?.kind === "TrackingServer") {
@@ -82,10 +118,21 @@ export function statusEntry(report: ObjectReport, counts: ReplicaCounts | undefi
       status.volume = `PersistentVolumeClaim ${report.name} (${volumeSize}, ${storageClass})`;
     }
   }
-  if (report.kind === "EasyService" && counts !== undefined) {
+  const entry: StatusEntry = { target: { group, version, plural, kind: report.kind, namespace: report.namespace, name: report.name, uid: report.uid }, status };
+  if (live === undefined) return entry;
+  // A reading given up front is final: the writer does not read the Deployment again.
+  return readiness === undefined ? { ...entry, live } : { ...withReadiness({ ...entry, live }, readiness), live: undefined };
+}
+
+/** The entry's status with the Ready condition (and, for an EasyService, the replica counts) read from the cluster. */
+export function withReadiness(entry: StatusEntry, readiness: LiveReadiness): StatusEntry {
+  const observedGeneration = entry.status.observedGeneration;
+  const ready = { ...readiness.ready, ...(observedGeneration === undefined ? {} : { observedGeneration }) };
+  const status: StatusBody = { ...entry.status, conditions: entry.status.conditions.map((condition) => (condition.type === "Ready" ? ready : condition)) };
+  if (entry.live?.copyCounts && readiness.counts !== undefined) {
     for (const key of REPLICA_COUNTS) {
-      if (counts[key] !== undefined) status[key] = counts[key];
+      if (readiness.counts[key] !== undefined) status[key] = readiness.counts[key];
     }
   }
-  return { target: { group, version, plural, kind: report.kind, namespace: report.namespace, name: report.name, uid: report.uid }, status };
+  return { ...entry, status };
 }

@@ -5,7 +5,7 @@
 // `validate` would need the Pulumi engine) and replaces the pod labels with `{app: <container>}`.
 import { TrackingServerObject as TrackingServer } from "../model/objects";
 import { DATA_DIR, DEFAULT_ARTIFACT_ROOT, servesArtifacts, TRACKING_SERVER_APP } from "../model/trackingServer";
-import { childLabels, childMetadata, Manifest } from "./meta";
+import { childLabels, childMetadata, Manifest, RESTRICTED_CONTAINER, RUNTIME_DEFAULT_SECCOMP } from "./meta";
 
 export const MLFLOW_PORT = 5000;
 export const PORT_NAME = "server";
@@ -20,6 +20,36 @@ export const DEFAULT_RESOURCES = { requests: { cpu: "250m", memory: "1Gi" }, lim
 /** The startup probe: MLflow may take this long to answer its first probe. */
 export const STARTUP_PROBE = { periodSeconds: 5, failureThreshold: 60 };
 export const STARTUP_BUDGET_SECONDS = STARTUP_PROBE.periodSeconds * STARTUP_PROBE.failureThreshold;
+
+/**
+ * The user and group the server runs as. The official image (mlflow/mlflow `docker/Dockerfile`: `FROM
+ * python:3.x-slim` and `pip install mlflow`) sets no USER, so it would run as root, and `mlflow server`
+ * never changes its user; it writes only to /mlflow and /tmp (gunicorn's files, HOME), so any user id
+ * serves. 1000, like crdstack's watcher.
+ */
+export const SERVER_USER = 1000;
+
+/**
+ * The pod's security settings: the restricted Pod Security Standard, as SERVER_USER. The volume at /mlflow
+ * belongs to that group (`fsGroup`), so SQLite and artifacts written there by an earlier server as root
+ * become writable too; its ownership is changed only when its top folder's does not match.
+ * https://kubernetes.io/docs/tasks/configure-pod-container/security-context/#configure-volume-permission-and-ownership-change-policy-for-pods
+ */
+export const POD_SECURITY = {
+  runAsNonRoot: true,
+  runAsUser: SERVER_USER,
+  runAsGroup: SERVER_USER,
+  fsGroup: SERVER_USER,
+  fsGroupChangePolicy: "OnRootMismatch",
+  ...RUNTIME_DEFAULT_SECCOMP,
+};
+
+/**
+ * The server's home. SERVER_USER has no entry in the image's /etc/passwd, so the container runtime sets
+ * HOME to `/`, which that user cannot write; `/tmp` is writable by all in the image. Newer MLflow writes
+ * there (its telemetry id under `~/.config/mlflow`, the assistant's files under `~/.mlflow`).
+ */
+export const SERVER_HOME = "/tmp";
 
 export interface TrackingServerOptions {
   /** Image for specs that set none. */
@@ -161,6 +191,7 @@ function environment(object: TrackingServer) {
     env.push(...keys.map(fromSecret));
   }
   env.push({ name: "MLFLOW_SERVER_ALLOWED_HOSTS", value: allowedHosts(object) });
+  env.push({ name: "HOME", value: SERVER_HOME });
   return env;
 }
 
@@ -190,6 +221,7 @@ export function deployment(object: TrackingServer, options: TrackingServerOption
     startupProbe: { ...health, periodSeconds: STARTUP_PROBE.periodSeconds, failureThreshold: STARTUP_PROBE.failureThreshold },
     readinessProbe: { ...health, periodSeconds: 10 },
     livenessProbe: { ...health, periodSeconds: 10, failureThreshold: 3 },
+    securityContext: RESTRICTED_CONTAINER,
   };
   return {
     apiVersion: "apps/v1",
@@ -201,7 +233,7 @@ export function deployment(object: TrackingServer, options: TrackingServerOption
       // parameters are the API defaults, set here so that switching to Recreate removes them.
       strategy: persistent ? { type: "Recreate" } : { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } },
       selector: { matchLabels: selector(object) },
-      template: { metadata: { labels: labels(object) }, spec: { containers: [container], volumes: [data] } },
+      template: { metadata: { labels: labels(object) }, spec: { securityContext: POD_SECURITY, containers: [container], volumes: [data] } },
     },
   };
 }

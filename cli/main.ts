@@ -9,6 +9,7 @@ import { parseStackConfig, StackConfig } from "../model/config";
 import { crdManifests } from "../model/crd";
 import { formatError } from "../model/specs";
 import { loadSpecFiles } from "../sources/files";
+import { resolveNamespaces } from "../sources/namespaces";
 
 const usage = `usage:
   validate <files or folders>...                  check specs; one line per problem
@@ -16,6 +17,7 @@ const usage = `usage:
                                                   print every object the program would create;
                                                   secret values print as (secret) unless --show-secrets
   render --operator <stack config file>           print the in-cluster companions of crdstack:operator
+                                                  (a namespaceSelector is resolved with your kubeconfig)
   crds                                            print the CRDs`;
 
 export interface CliResult { code: number; stdout: string; stderr: string }
@@ -83,9 +85,27 @@ export function run(argv: readonly string[]): CliResult {
   }
 }
 
+/**
+ * `run`, after what needs the cluster: the namespaces a `namespaceSelector` of `render --operator`
+ * selects, listed with the caller's kubeconfig. (`run` alone renders a config that lists namespaces.)
+ */
+export async function runWithCluster(argv: readonly string[]): Promise<CliResult> {
+  const [command, ...rest] = argv;
+  const file = rest[rest.indexOf("--operator") + 1];
+  if (command !== "render" || !rest.includes("--operator") || file === undefined) return run(argv);
+  try {
+    const config = readConfigFile(file);
+    if (config.operator?.namespaceSelector === undefined) return run(argv);
+    return { code: 0, stdout: toYaml(operatorManifests(await resolveNamespaces(config.operator))), stderr: "" };
+  } catch (error) {
+    return { code: 2, stdout: "", stderr: `${command}: ${(error as Error).message}\n` };
+  }
+}
+
 if (require.main === module) {
-  const result = run(process.argv.slice(2));
-  process.stdout.write(result.stdout);
-  process.stderr.write(result.stderr);
-  process.exitCode = result.code;
+  void runWithCluster(process.argv.slice(2)).then((result) => {
+    process.stdout.write(result.stdout);
+    process.stderr.write(result.stderr);
+    process.exitCode = result.code;
+  });
 }

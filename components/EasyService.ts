@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { buildEasyService } from "../builders/easyService";
 import { EasyServiceObject } from "../model/objects";
 import { Takeover } from "../providers/takeover";
-import { CustomResourceSource, declareRelease, declareTakeover, owned, ownerAfter, ownerOf, registerCustomResource, resourceName } from "./children";
+import { anchorOf, CustomResourceSource, declareRelease, declareTakeover, owned, ownerAfter, ownerOf, registerCustomResource, resourceName } from "./children";
 
 export interface EasyServiceArgs {
   /** The object to declare: valid, or the last applied spec (see `fallback`). */
@@ -17,6 +17,8 @@ export interface EasyServiceArgs {
 export class EasyService extends pulumi.ComponentResource {
   /** The custom resource, when the program creates it (files source). */
   public readonly customResource: k8s.apiextensions.CustomResource | undefined;
+  /** What the children are `deletedWith`: the custom resource, or its anchor (see components/children.ts). */
+  public readonly anchor: pulumi.Resource;
   /** Present while the original controller's marks are on the custom resource (see components/children.ts). */
   public readonly takeover: { handover: Takeover; release: Takeover } | undefined;
   public readonly deployment: k8s.apps.v1.Deployment;
@@ -28,16 +30,18 @@ export class EasyService extends pulumi.ComponentResource {
     const { object, source, fallback } = args;
     const children = buildEasyService(object);
     const takeover = declareTakeover(object, source, this);
-    const childOptions = { parent: this, dependsOn: takeover ? [takeover] : [] };
-
     this.customResource = registerCustomResource(object, source, fallback === true, this, takeover);
+    this.anchor = anchorOf(object, source, this.customResource, this);
+    const childOptions = { parent: this, dependsOn: takeover ? [takeover] : [], deletedWith: this.anchor };
+
     const owner = ownerAfter(ownerOf(object, source, this.customResource), takeover);
     this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(children.deployment, owner), childOptions);
     this.service = children.service && new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(children.service, owner), childOptions);
 
     const applied = this.service ? [this.deployment, this.service] : [this.deployment];
-    this.takeover = takeover && { handover: takeover, release: declareRelease(object, source, applied, this)! };
+    // A take-over's marks leave the custom resource once the children are applied; a drift's hand-over has none.
+    this.takeover = takeover && source.handover !== undefined ? { handover: takeover, release: declareRelease(object, source, applied, this)! } : undefined;
 
-    this.registerOutputs({ takeover: this.takeover, customResource: this.customResource, deployment: this.deployment, service: this.service });
+    this.registerOutputs({ takeover: this.takeover, customResource: this.customResource, anchor: this.anchor, deployment: this.deployment, service: this.service });
   }
 }

@@ -6,7 +6,7 @@ import { buildTrackingServer, MLFLOW_PORT, TrackingServerOptions } from "../buil
 import { Manifest } from "../builders/meta";
 import { TrackingServerObject } from "../model/objects";
 import { Takeover } from "../providers/takeover";
-import { CustomResourceSource, declareRelease, declareTakeover, Owner, owned, ownerAfter, ownerOf, registerCustomResource, resourceName, secretArgs } from "./children";
+import { anchorOf, CustomResourceSource, declareRelease, declareTakeover, Owner, owned, ownerAfter, ownerOf, registerCustomResource, resourceName, secretArgs } from "./children";
 
 export interface TrackingServerArgs {
   /** The object to declare: valid, or the last applied spec (see `fallback`). */
@@ -22,13 +22,15 @@ export interface TrackingServerArgs {
  * leaves the program, and it has no ownerReference, so deleting the TrackingServer keeps it too.
  */
 function volumeClaim(manifest: Manifest, retain: boolean, owner: Owner | undefined, opts: pulumi.CustomResourceOptions) {
-  const args = owned<k8s.core.v1.PersistentVolumeClaimArgs>(manifest, retain ? undefined : owner);
+  const args = owned<k8s.core.v1.PersistentVolumeClaimArgs>(manifest, owner, !retain);
   return new k8s.core.v1.PersistentVolumeClaim(resourceName(manifest), args, { ...opts, retainOnDelete: retain });
 }
 
 export class TrackingServer extends pulumi.ComponentResource {
   /** The custom resource, when the program creates it (files source). */
   public readonly customResource: k8s.apiextensions.CustomResource | undefined;
+  /** What the children are `deletedWith`: the custom resource, or its anchor (see components/children.ts). */
+  public readonly anchor: pulumi.Resource;
   /** Present while the original controller's marks are on the custom resource (see components/children.ts). */
   public readonly takeover: { handover: Takeover; release: Takeover } | undefined;
   public readonly credentials: k8s.core.v1.Secret;
@@ -49,15 +51,17 @@ export class TrackingServer extends pulumi.ComponentResource {
     const fallback = args.fallback === true;
     const children = buildTrackingServer(object, options);
     const takeover = declareTakeover(object, source, this);
+    this.customResource = registerCustomResource(object, source, fallback, this, takeover);
+    this.anchor = anchorOf(object, source, this.customResource, this);
     const after = (...resources: (pulumi.Resource | undefined)[]) => ({
       parent: this,
       dependsOn: [takeover, ...resources].filter((resource): resource is pulumi.Resource => resource !== undefined),
+      deletedWith: this.anchor,
     });
     // Declared from the last applied spec, whose secret fields read `(secret)`, the Secrets keep what they
     // hold: the provider's check turns `stringData` into `data`, so both are left as they are.
     const secretOptions = { ...after(), ignoreChanges: fallback ? ["stringData", "data"] : [] };
 
-    this.customResource = registerCustomResource(object, source, fallback, this, takeover);
     const owner = ownerAfter(ownerOf(object, source, this.customResource), takeover);
     this.credentials = new k8s.core.v1.Secret(resourceName(children.credentials), secretArgs(children.credentials, owner), secretOptions);
     this.tlsSecret = children.tlsSecret && new k8s.core.v1.Secret(resourceName(children.tlsSecret), secretArgs(children.tlsSecret, owner), secretOptions);
@@ -69,11 +73,13 @@ export class TrackingServer extends pulumi.ComponentResource {
     this.url = object.spec.url ?? `http://${objectName}.${namespace}.svc:${MLFLOW_PORT}`;
 
     const applied = [this.credentials, this.tlsSecret, this.volumeClaim, this.service, this.ingress, this.deployment].filter((r): r is NonNullable<typeof r> => r !== undefined);
-    this.takeover = takeover && { handover: takeover, release: declareRelease(object, source, applied, this)! };
+    // A take-over's marks leave the custom resource once the children are applied; a drift's hand-over has none.
+    this.takeover = takeover && source.handover !== undefined ? { handover: takeover, release: declareRelease(object, source, applied, this)! } : undefined;
 
     this.registerOutputs({
       takeover: this.takeover,
       customResource: this.customResource,
+      anchor: this.anchor,
       credentials: this.credentials,
       tlsSecret: this.tlsSecret,
       volumeClaim: this.volumeClaim,

@@ -4,8 +4,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { customResourceManifest, Manifest, ownerReference, OwnerReference } from "../builders/meta";
+import { OWNER_UID_ANNOTATION } from "../model/collisions";
 import { apiVersionOf, CustomObject, SECRET_FIELDS } from "../model/objects";
 import { FIELD_MANAGER, Handover, ORIGINAL_CHILDREN } from "../model/takeover";
+import { ObjectAnchor } from "../providers/anchor";
 import { Takeover, TakeoverObject } from "../providers/takeover";
 
 /** Where the component's custom resource lives, which decides whether it registers it. */
@@ -14,9 +16,12 @@ export type CustomResourceSource =
    * The program creates the custom resource from a file (after the CRDs in `dependsOn`); `uid` is its
    * uid when the cluster already has it.
    */
-  | { create: true; dependsOn: pulumi.Input<pulumi.Resource>[]; uid: string | undefined; handover?: Handover }
+  | { create: true; dependsOn: pulumi.Input<pulumi.Resource>[]; uid: string | undefined; handover?: Handover; reclaim?: readonly Reclaim[] }
   /** The custom resource already exists in the cluster (a user created it); `uid` is its uid. */
-  | { create: false; uid: string | undefined; handover?: Handover };
+  | { create: false; uid: string | undefined; handover?: Handover; reclaim?: readonly Reclaim[] };
+
+/** A child someone updated by hand since the program last applied it (`Planned.reclaim`, model/reconcile.ts). */
+export interface Reclaim { kind: string; name: string }
 
 /** The Pulumi resource name of a namespaced object: `<namespace>/<name>`. */
 export function resourceName(manifest: Manifest): string {
@@ -35,6 +40,8 @@ export function withSecrets<T extends object>(values: T, fields: readonly string
 /**
  * Registers the custom resource when the source asks for it; secret spec fields stay secret. With
  * `keepSpec` (the object is declared from its last applied spec) the spec in the cluster is left as it is.
+ * Deleting it deletes its children first (foreground propagation: the provider's delete returns once
+ * they are gone), so a run that removes an object leaves none of its children behind (see `anchorOf`).
  */
 export function registerCustomResource(
   object: CustomObject,
@@ -45,11 +52,29 @@ export function registerCustomResource(
 ): k8s.apiextensions.CustomResource | undefined {
   if (!source.create) return undefined;
   const manifest = owned<Manifest>(customResourceManifest(object), undefined);
+  const metadata = { ...manifest.metadata, annotations: { ...manifest.metadata.annotations, [DELETION_PROPAGATION]: "foreground" } };
   return new k8s.apiextensions.CustomResource(
     resourceName(manifest),
-    { ...manifest, spec: withSecrets(object.spec, SECRET_FIELDS[object.kind]) },
+    { ...manifest, metadata, spec: withSecrets(object.spec, SECRET_FIELDS[object.kind]) },
     { parent, dependsOn: [...source.dependsOn, ...(takeover === undefined ? [] : [takeover])], ignoreChanges: keepSpec ? ["spec"] : [] },
   );
+}
+
+/** The provider's annotation that sets the propagation policy of its delete. */
+export const DELETION_PROPAGATION = "pulumi.com/deletionPropagationPolicy";
+
+/**
+ * What every child of the object is `deletedWith`: the custom resource the files source registers, or an
+ * `ObjectAnchor` for one a user created (cluster source). When the object leaves the program, Pulumi
+ * deletes the anchor and drops the children from its state without deleting them: Kubernetes' garbage
+ * collector removes them through their ownerReference when the custom resource is really gone (the files
+ * source deletes it; a user deleted it), and nothing is deleted when only the stack stopped serving the
+ * object's namespace. A child that leaves while its object stays is deleted by Pulumi as usual.
+ */
+export function anchorOf(object: CustomObject, source: CustomResourceSource, customResource: k8s.apiextensions.CustomResource | undefined, parent: pulumi.Resource): pulumi.Resource {
+  if (customResource !== undefined) return customResource;
+  const { name, namespace } = object.metadata;
+  return new ObjectAnchor(takeoverName(object.kind, namespace, name), { apiVersion: apiVersionOf(object.kind), kind: object.kind, namespace, name, uid: source.uid }, { parent });
 }
 
 /**
@@ -60,10 +85,30 @@ export function registerCustomResource(
  */
 export function declareTakeover(object: CustomObject, source: CustomResourceSource, parent?: pulumi.Resource): Takeover | undefined {
   const { handover, uid } = source;
-  if (handover === undefined || uid === undefined) return undefined;
+  if (uid === undefined) return undefined;
   const { name, namespace } = object.metadata;
+  if (handover === undefined) return declareReclaim(object, uid, source.reclaim ?? [], parent);
   const objects: TakeoverObject[] = ORIGINAL_CHILDREN[object.kind].map(({ apiVersion, kind, metadataOnly }) => ({ apiVersion, kind, namespace, name, owner: uid, metadataOnly }));
   return new Takeover(takeoverName(object.kind, namespace, name), { objects }, { parent });
+}
+
+/** Every kind of child, with its apiVersion (the TrackingServer's children include the EasyService's kinds). */
+const CHILD_KINDS = new Map(ORIGINAL_CHILDREN.TrackingServer.map((child) => [child.kind, child]));
+
+/**
+ * Drift the program puts back: a child someone updated by hand (`kubectl edit`, `kubectl patch`) has the
+ * fields they set handed to the program first, as in a take-over, so that its forced apply both restores
+ * what it sets and removes what they added (a second port, an extra variable), instead of keeping their
+ * additions beside its own (which can make the object invalid: two unnamed Service ports).
+ */
+function declareReclaim(object: CustomObject, uid: string, reclaim: readonly Reclaim[], parent?: pulumi.Resource): Takeover | undefined {
+  const { name, namespace } = object.metadata;
+  const objects = reclaim.flatMap(({ kind, name: child }): TakeoverObject[] => {
+    const known = CHILD_KINDS.get(kind);
+    return known === undefined ? [] : [{ apiVersion: known.apiVersion, kind, namespace, name: child, owner: uid, metadataOnly: known.metadataOnly, reclaim: true }];
+  });
+  if (objects.length === 0) return undefined;
+  return new Takeover(`${takeoverName(object.kind, namespace, name)}/drift`, { objects }, { parent });
 }
 
 /**
@@ -112,13 +157,16 @@ export function ownerAfter(owner: Owner | undefined, takeover: Takeover | undefi
 }
 
 /**
- * A resource's arguments: the builder's manifest with the ownerReference added. The builders return
+ * A resource's arguments: the builder's manifest with the ownerReference added (unless `reference` is
+ * false: a retained claim outlives its object) and the owner's uid in OWNER_UID_ANNOTATION, which tells
+ * the object's own children from others of the same name (model/collisions.ts). The builders return
  * plain manifests (so `render` needs no Pulumi engine); `A` names the resource's argument type, which the
  * manifest has the shape of, as the test comparing the program with `render` checks.
  */
-export function owned<A>(manifest: Manifest, owner: Owner | undefined): A {
-  const withOwner = owner === undefined ? manifest.metadata : { ...manifest.metadata, ownerReferences: [owner] };
-  const annotations = { ...withOwner.annotations, [PATCH_FIELD_MANAGER]: FIELD_MANAGER, [PATCH_FORCE]: "true", ...(UNAWAITED_KINDS.has(manifest.kind) ? { [SKIP_AWAIT]: "true" } : {}) };
+export function owned<A>(manifest: Manifest, owner: Owner | undefined, reference = true): A {
+  const withOwner = owner === undefined || !reference ? manifest.metadata : { ...manifest.metadata, ownerReferences: [owner] };
+  const ownerUid = owner === undefined ? {} : { [OWNER_UID_ANNOTATION]: owner.apply((o) => o.uid) };
+  const annotations = { ...withOwner.annotations, ...ownerUid, [PATCH_FIELD_MANAGER]: FIELD_MANAGER, [PATCH_FORCE]: "true", [SKIP_AWAIT]: "true" };
   return { ...manifest, metadata: { ...withOwner, annotations } } as A;
 }
 
@@ -135,16 +183,14 @@ export const PATCH_FIELD_MANAGER = "pulumi.com/patchFieldManager";
  */
 export const PATCH_FORCE = "pulumi.com/patchForce";
 
-/** The provider's annotation that makes it record the object its apply returned instead of awaiting one. */
-export const SKIP_AWAIT = "pulumi.com/skipAwait";
-
 /**
- * Kinds whose await in the Kubernetes provider records whatever object its informer delivers first,
- * which can be the version from before the update: Pulumi's state then misses the change and the next
- * preview shows it again. Their readiness is not what a custom resource's status reports, so the
- * provider keeps the object its server-side apply returned. (Deletions are still awaited.)
+ * The provider's annotation that makes it record the object its apply returned instead of awaiting
+ * readiness: on every object the program applies. A Deployment whose pods never get ready would hold
+ * the run (and every other tenant of the stack) for the provider's ten-minute await; readiness is the
+ * status's business (providers/readiness.ts). The Service and Ingress awaits could also record the
+ * object from before the update. (Deletions are still awaited.)
  */
-const UNAWAITED_KINDS = new Set(["Service", "Ingress"]);
+export const SKIP_AWAIT = "pulumi.com/skipAwait";
 
 /** A Secret's arguments (built with `stringData`), with every value marked secret. */
 export function secretArgs(manifest: Manifest, owner: Owner | undefined): k8s.core.v1.SecretArgs {

@@ -2,7 +2,7 @@
 // component per object that has something to declare, in the order `planManifests` lists them, and the
 // status report that tells each object what was done with it.
 import * as pulumi from "@pulumi/pulumi";
-import { ObjectReport, REPLICA_COUNTS, ReplicaCounts, statusEntry } from "../builders/status";
+import { ObjectReport, statusEntry } from "../builders/status";
 import { TrackingServerOptions } from "../builders/trackingServer";
 import { CustomObject, Kind } from "../model/objects";
 import { Planned } from "../model/reconcile";
@@ -39,8 +39,8 @@ export function componentName(object: { metadata: { namespace: string; name: str
 
 function declareComponent(platform: Platform, item: Planned, object: CustomObject, options: PlatformOptions): TrackingServer | EasyService {
   const crds = platform.crds ? [platform.crds] : [];
-  const { uid, handover } = item;
-  const source: CustomResourceSource = options.createCustomResources ? { create: true, dependsOn: crds, uid, handover } : { create: false, uid, handover };
+  const { uid, handover, reclaim } = item;
+  const source: CustomResourceSource = options.createCustomResources ? { create: true, dependsOn: crds, uid, handover, reclaim } : { create: false, uid, handover, reclaim };
   const name = componentName(object);
   if (object.kind === "EasyService") {
     return (platform.easyServices[name] = new EasyService(name, { object, source, fallback: item.fallback }));
@@ -50,17 +50,19 @@ function declareComponent(platform: Platform, item: Planned, object: CustomObjec
   return (platform.trackingServers[name] = new TrackingServer(name, { object, options: trackingServerOptions, source, fallback: item.fallback }));
 }
 
-/** One object's status entry, once its custom resource and Deployment have reported. */
+/**
+ * One object's status entry, once its custom resource has a uid. Its readiness is read from the cluster
+ * when the entry is written (providers/status.ts), not from the components: the entry depends on nothing
+ * the children report, and a status that changed in the cluster is written again without a spec change.
+ */
 function statusOf(item: Planned, component: TrackingServer | EasyService | undefined): pulumi.Output<StatusEntries> {
   const custom = component?.customResource;
   const identity = custom === undefined
     ? pulumi.output({ uid: item.uid, generation: item.generation })
     : pulumi.all([custom.metadata.uid, custom.metadata.generation]).apply(([uid, generation]) => ({ uid, generation }));
-  const counts = component === undefined ? pulumi.output(undefined) : component.deployment.status.apply((status): ReplicaCounts | undefined =>
-    status === undefined ? undefined : Object.fromEntries(REPLICA_COUNTS.filter((key) => status[key] !== undefined).map((key) => [key, status[key]])));
-  return pulumi.all([identity, counts]).apply(([{ uid, generation }, replicaCounts]) => {
-    const report: ObjectReport = { kind: item.ref.kind as Kind, namespace: item.ref.namespace, name: item.ref.name, uid, generation, problems: item.problems, applied: item.applied };
-    return { [`${item.ref.kind}/${item.ref.namespace}/${item.ref.name}`]: statusEntry(report, replicaCounts) };
+  return identity.apply(({ uid, generation }) => {
+    const report: ObjectReport = { kind: item.ref.kind as Kind, namespace: item.ref.namespace, name: item.ref.name, uid, generation, problems: item.problems, applied: item.applied, drift: item.drift };
+    return { [`${item.ref.kind}/${item.ref.namespace}/${item.ref.name}`]: statusEntry(report) };
   });
 }
 
@@ -88,12 +90,14 @@ export function declarePlatform(planned: readonly Planned[], options: PlatformOp
   for (const item of planned) {
     const component = item.applied === undefined ? undefined : declareComponent(platform, item, item.applied, options);
     if (component === undefined) releaseMarks(item);
-    // An object the files source never created has no custom resource to report on.
+    // An object the files source never created has no custom resource to report on; one being deleted
+    // keeps the status it has (its children stay as they are until the garbage collector removes them).
     const exists = !options.createCustomResources || component !== undefined;
-    if (exists && (item.ref.kind === "TrackingServer" || item.ref.kind === "EasyService")) statuses.push(statusOf(item, component));
+    if (exists && !item.deleting && (item.ref.kind === "TrackingServer" || item.ref.kind === "EasyService")) statuses.push(statusOf(item, component));
   }
   if (options.reportStatus !== false) {
     const entries = pulumi.all(statuses).apply((parts) => Object.assign({}, ...parts) as StatusEntries);
+    // Written once the children are applied, so that the first reading finds their Deployments.
     const components = [...Object.values(platform.trackingServers), ...Object.values(platform.easyServices)];
     platform.status = new StatusReport("status", { entries }, { dependsOn: components });
   }

@@ -105,6 +105,9 @@ const MAX_ENVS = 1000;
  */
 const MAX_PORTS = 100;
 
+/** The largest user id a pod's `runAsUser` takes (`IsValidUserID`: 0 to 2^31-1). */
+const MAX_USER_ID = 2147483647;
+
 const PORT_RULES = [
   requiredWhenSeveral("name", { message: "every port needs a name when there is more than one", problem: "is required when there is more than one port" }),
   uniqueBy(["name"], { message: "two ports have the same name", problem: (port: ServicePort) => ({ path: ["name"], message: `${quote(port.name)} is used by another port` }) }),
@@ -135,5 +138,15 @@ export const EasyServiceSpec = strictObject({
     .describe("Environment variables of the container"),
   /** Ports of the NodePort Service, also exposed as container ports; no ports, no Service. @default none */
   ports: listOf(ServicePort, PORT_RULES, MAX_PORTS).optional().describe("Ports of the NodePort Service and the container"),
+  /**
+   * Runs the container as this user id, never root, with every capability dropped: the pod then meets the
+   * restricted Pod Security Standard. The image must work as that user. Unset, the image's own user runs
+   * (often root) and the pod meets the baseline standard.
+   * https://kubernetes.io/docs/concepts/security/pod-security-standards/
+   * @default the image's user
+   */
+  runAsUser: wholeNumber(1, MAX_USER_ID)
+    .optional()
+    .describe("Run the container as this non-root user id with all capabilities dropped (restricted Pod Security Standard); the image must work as that user. Default: the image's user"),
 });
 export type EasyServiceSpec = z.infer<typeof EasyServiceSpec>;

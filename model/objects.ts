@@ -60,7 +60,12 @@ export type CustomObject = TrackingServerObject | EasyServiceObject;
 
 /** Which object a problem is about, as far as it could be read. */
 export interface ObjectRef { kind: string; namespace: string; name: string }
-export interface Problem { path: string; message: string }
+/**
+ * One thing wrong with an object, at a field path. `reason` (CamelCase) names what kind of trouble it is
+ * when it is not the spec itself (e.g. `Collision`: a child's name is taken in the cluster); it becomes
+ * the reason of the object's Ready condition. Unset: `InvalidSpec`.
+ */
+export interface Problem { path: string; message: string; reason?: string }
 
 export type Parsed =
   | { ok: true; ref: ObjectRef; object: CustomObject }

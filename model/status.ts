@@ -13,13 +13,16 @@ export const Condition = z.object({
 });
 export type Condition = z.infer<typeof Condition>;
 
-/** A problem found in the spec: the field path and what is wrong with its value. */
-export const SpecProblem = z.object({ path: z.string(), message: z.string() });
+/**
+ * A problem found in the spec, or with what the cluster holds: the field path, what is wrong, and, when
+ * it is not the spec itself, why (e.g. `Collision`, `NotReferable`).
+ */
+export const SpecProblem = z.object({ path: z.string(), message: z.string(), reason: z.string().optional() });
 
 const common = {
   observedGeneration: z.number().int().optional().describe("The metadata.generation this status describes"),
   conditions: z.array(Condition).optional(),
-  problems: z.array(SpecProblem).optional().describe("Problems found in the spec; while there are any, the children stay as the last valid spec made them"),
+  problems: z.array(SpecProblem).optional().describe("Problems found in the spec or with what the cluster holds; while there are any, the children stay as the last valid spec made them"),
   lastAppliedSpec: z.record(z.string(), z.unknown()).optional().describe("The last valid spec the children were made from; secret fields read (secret)"),
 };
 

@@ -77,14 +77,20 @@ export interface ManagedFieldsEntry {
 }
 
 /**
+ * Whether a field manager is one of Kubernetes' own components (kube-controller-manager, kube-scheduler,
+ * kubelet, …), whose writes (a Deployment's revision annotation, a claim's binding) are not drift. The
+ * same list decides what drift is (model/drift.ts).
+ */
+export const isKubernetesComponent = (manager: string) => manager.startsWith("kube-") || manager === "kubelet";
+
+/**
  * Whether an entry's fields pass to the program: set by an update (a controller's or kubectl's
  * create/update/patch/edit, not an apply, which its owner may repeat) of the object itself (not its
  * status), by anyone but Kubernetes' own components (the deployment controller's revision annotation).
  */
 function handedOver(entry: ManagedFieldsEntry, apiVersion: string): boolean {
-  const manager = entry.manager ?? "";
   // Field paths are those of the entry's apiVersion: an entry of another version is left as it is.
-  return entry.operation === "Update" && (entry.subresource ?? "") === "" && entry.apiVersion === apiVersion && !manager.startsWith("kube-") && manager !== "kubelet";
+  return entry.operation === "Update" && (entry.subresource ?? "") === "" && entry.apiVersion === apiVersion && !isKubernetesComponent(entry.manager ?? "");
 }
 
 /** Whether the program applied the object already: it is the program's, and nothing changes hands any more. */
@@ -115,14 +121,17 @@ const DEFAULTED_FIELDS: Record<string, Record<string, unknown>> = {
  * The managed fields after the hand-over, or undefined when nothing changes (nothing to take, or the
  * program applied the object already): the handed-over entries' fields become the program's apply
  * entry. With `metadataOnly` (a claim, whose spec is immutable) only their `metadata` does: its labels,
- * annotations and ownerReferences become the program's.
+ * annotations and ownerReferences become the program's. With `reclaim` (drift: someone updated an
+ * object the program applied) they join the program's own apply entry.
  */
-export function handOverFields(entries: readonly ManagedFieldsEntry[], kind: string, apiVersion: string, now: string, metadataOnly = false): ManagedFieldsEntry[] | undefined {
+export function handOverFields(entries: readonly ManagedFieldsEntry[], kind: string, apiVersion: string, now: string, metadataOnly = false, reclaim = false): ManagedFieldsEntry[] | undefined {
   const taken = entries.filter((entry) => handedOver(entry, apiVersion));
-  if (taken.length === 0 || appliedByProgram(entries)) return undefined;
-  let fields = DEFAULTED_FIELDS[kind] ?? {};
+  if (taken.length === 0 || (!reclaim && appliedByProgram(entries))) return undefined;
+  const own = reclaim ? entries.find((entry) => entry.manager === FIELD_MANAGER && entry.operation === "Apply" && entry.apiVersion === apiVersion) : undefined;
+  let fields = own?.fieldsV1 ?? DEFAULTED_FIELDS[kind] ?? {};
   const kept: ManagedFieldsEntry[] = [];
   for (const entry of entries) {
+    if (entry === own) continue;
     if (!taken.includes(entry)) {
       kept.push(entry);
       continue;

@@ -19,6 +19,8 @@ export interface TakeoverObject {
   owner?: string;
   /** Only its metadata changes hands (a claim, whose spec is immutable). */
   metadataOnly?: boolean;
+  /** The program applied it already and someone updated it since (drift): their fields join the program's. */
+  reclaim?: boolean;
   /**
    * Replaces the object as a whole when nobody applied it yet (a CRD that kubectl installed): the API
    * server keeps its uid and, for a CRD, its stored objects.
@@ -109,7 +111,7 @@ async function takeOver(api: KubernetesObjectApi, inputs: ProviderInputs, now = 
     }
     const changed = await patchAt(api, o, (live) => {
       const owned = o.owner === undefined || (live.metadata.ownerReferences ?? []).some((ref) => ref.controller === true && ref.uid === o.owner);
-      const managedFields = owned ? handOverFields(live.metadata.managedFields ?? [], o.kind, o.apiVersion, now, o.metadataOnly === true) : undefined;
+      const managedFields = owned ? handOverFields(live.metadata.managedFields ?? [], o.kind, o.apiVersion, now, o.metadataOnly === true, o.reclaim === true) : undefined;
       return managedFields === undefined ? undefined : { managedFields };
     });
     if (changed) handedOver.push(objectName(o));

@@ -1,14 +1,16 @@
 // What the program reads from the cluster: the custom resources (the `cluster` source), the status the
-// program wrote on them before (the last applied spec), and which TLS Secrets exist.
+// program wrote on them before (the last applied spec), the metadata of the objects its children and
+// references could meet (model/existing.ts), and what the API server says of a Service (dry run).
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import type * as k8s from "@kubernetes/client-node";
-import { MANAGED_BY } from "../builders/meta";
+import { Manifest, MANAGED_BY } from "../builders/meta";
+import { ExistingObject, existingObject, indexExisting, LISTED_KINDS, ListedKind } from "../model/existing";
 import { Kind, KINDS } from "../model/objects";
 import { Candidate } from "../model/reconcile";
-import { handoverOf } from "../model/takeover";
+import { FIELD_MANAGER, handoverOf } from "../model/takeover";
 import { SpecError } from "../model/specs";
 import { readSpecFiles } from "./files";
 
@@ -23,6 +25,8 @@ export interface ClusterState {
   objects: ListedObject[];
   /** `<namespace>/<name>` of every `kubernetes.io/tls` Secret the program does not manage. */
   tlsSecrets: Set<string>;
+  /** The Secrets, ConfigMaps, Services, claims, Deployments and Ingresses of the namespaces read, by metadata. */
+  existing: Map<string, ExistingObject>;
 }
 
 /** client-node, loaded only when the cluster is read: it is large, and most runs under mocks never need it. */
@@ -83,13 +87,53 @@ export async function requestJson(config: k8s.KubeConfig, apiPath: string, reque
   });
 }
 
-interface PartialObjectMetadata { metadata: { name: string; namespace: string; labels?: Record<string, string> } }
+interface PartialObjectMetadata { metadata: Record<string, any> }
 
 /** A LIST that returns metadata only, so Secret values never reach the program. */
 async function getMetadataList(config: k8s.KubeConfig, apiPath: string): Promise<PartialObjectMetadata[]> {
   const list = await requestJson(config, apiPath, { accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1" });
   return (list as { items: PartialObjectMetadata[] | null }).items ?? [];
 }
+
+/**
+ * Secrets as the API server prints them (`kubectl get secrets`: name, type, number of keys, age), each
+ * with its metadata: their type too, still in one LIST, and still no value.
+ */
+async function getSecretTable(config: k8s.KubeConfig, apiPath: string): Promise<{ metadata: Record<string, any>; type?: string }[]> {
+  const separator = apiPath.includes("?") ? "&" : "?";
+  const table = await requestJson(config, `${apiPath}${separator}includeObject=Metadata`, { accept: "application/json;as=Table;g=meta.k8s.io;v=v1" }) as {
+    columnDefinitions?: { name: string }[];
+    rows?: { cells: unknown[]; object?: PartialObjectMetadata }[] | null;
+  };
+  const typeColumn = (table.columnDefinitions ?? []).findIndex((column) => column.name === "Type");
+  return (table.rows ?? []).map((row) => ({ metadata: row.object?.metadata ?? {}, type: typeColumn < 0 ? undefined : String(row.cells[typeColumn]) }));
+}
+
+/** The objects of one listed kind in one namespace (all when undefined), by metadata. */
+async function listExisting(config: k8s.KubeConfig, kind: ListedKind, namespace: string | undefined): Promise<ExistingObject[]> {
+  const listed = LISTED_KINDS.find((entry) => entry.kind === kind)!;
+  const base = listed.apiVersion.includes("/") ? `/apis/${listed.apiVersion}` : `/api/${listed.apiVersion}`;
+  const apiPath = `${base}${namespace === undefined ? "" : `/namespaces/${namespace}`}/${listed.plural}`;
+  if (kind === "Secret") return (await whenReady(() => getSecretTable(config, apiPath))).map(({ metadata, type }) => existingObject(kind, metadata, type));
+  return (await whenReady(() => getMetadataList(config, apiPath))).map(({ metadata }) => existingObject(kind, metadata));
+}
+
+/** Runs `task` on every item, at most `limit` at once. */
+async function eachLimited<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await task(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** How many LISTs or dry runs the program has in flight at once. */
+const PARALLEL_REQUESTS = 8;
 
 const byCreation = (a: ListedObject, b: ListedObject) =>
   String(a.raw.metadata?.creationTimestamp ?? "").localeCompare(String(b.raw.metadata?.creationTimestamp ?? "")) ||
@@ -111,9 +155,9 @@ async function whenReady<T>(request: () => Promise<T>, attempts = 10): Promise<T
 }
 
 /**
- * Lists both kinds and the TLS Secrets: one LIST per kind across all namespaces, or one per kind and
- * namespace when `namespaces` is not empty. Secrets are listed by metadata only. With `missingKindsEmpty`
- * (the files source, whose first run installs the CRDs) a kind the API server does not serve lists
+ * Lists both kinds, then the objects of `LISTED_KINDS` by metadata: one LIST per kind across all
+ * namespaces, or one per kind and namespace when `namespaces` is not empty. With `missingKindsEmpty`
+ * (the files source, whose first run installs the CRDs) a custom kind the API server does not serve lists
  * nothing; otherwise that is an error, never an empty list: an API server that has just started answers
  * 404 until it serves the CRDs again, and an empty list would delete every object's children.
  */
@@ -121,7 +165,6 @@ export async function readCluster(config: k8s.KubeConfig, namespaces: readonly s
   const custom = config.makeApiClient(client().CustomObjectsApi);
   const scopes = namespaces.length === 0 ? [undefined] : [...namespaces];
   const objects: ListedObject[] = [];
-  const tlsSecrets = new Set<string>();
   for (const namespace of scopes) {
     for (const kind of Object.keys(KINDS) as Kind[]) {
       const { group, version, plural } = KINDS[kind];
@@ -134,14 +177,41 @@ export async function readCluster(config: k8s.KubeConfig, namespaces: readonly s
       }) as { items: Record<string, any>[] };
       objects.push(...list.items.map((raw) => ({ kind, raw })));
     }
-    const scope = namespace === undefined ? "" : `/namespaces/${namespace}`;
-    const secrets = await getMetadataList(config, `/api/v1${scope}/secrets?fieldSelector=${encodeURIComponent("type=kubernetes.io/tls")}`);
-    // The program's own TLS Secrets come and go with `cert`/`key`; only Secrets made elsewhere count.
-    for (const { metadata } of secrets) {
-      if (metadata.labels?.["app.kubernetes.io/managed-by"] !== MANAGED_BY) tlsSecrets.add(`${metadata.namespace}/${metadata.name}`);
+  }
+  const lists = scopes.flatMap((namespace) => LISTED_KINDS.map(({ kind }) => ({ kind, namespace })));
+  const listed = (await eachLimited(lists, PARALLEL_REQUESTS, ({ kind, namespace }) => listExisting(config, kind, namespace))).flat();
+  // The program's own TLS Secrets come and go with `cert`/`key`; only Secrets made elsewhere count.
+  const tlsSecrets = new Set(listed
+    .filter((object) => object.kind === "Secret" && object.type === "kubernetes.io/tls" && object.labels["app.kubernetes.io/managed-by"] !== MANAGED_BY)
+    .map((object) => `${object.namespace}/${object.name}`));
+  return { objects: objects.sort(byCreation), tlsSecrets, existing: indexExisting(listed) };
+}
+
+/**
+ * What the API server says of applying `manifest` (a namespaced core object such as a Service) as the
+ * program would: a server-side dry run, so nothing is stored or allocated. The message of a refusal (any
+ * 4xx), undefined when it would be accepted; other failures are thrown.
+ */
+export async function dryRunApply(config: k8s.KubeConfig, manifest: Manifest): Promise<string | undefined> {
+  const { namespace, name } = manifest.metadata;
+  const plural = `${manifest.kind.toLowerCase()}s`;
+  const apiPath = `/api/${manifest.apiVersion}/namespaces/${namespace}/${plural}/${name}?dryRun=All&fieldManager=${FIELD_MANAGER}&force=true`;
+  try {
+    await requestJson(config, apiPath, { method: "PATCH", body: manifest, contentType: "application/apply-patch+yaml" });
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.code < 400 || error.code >= 500) throw error;
+    try {
+      return String((JSON.parse(error.body) as { message?: unknown }).message ?? error.body);
+    } catch {
+      return error.body;
     }
   }
-  return { objects: objects.sort(byCreation), tlsSecrets };
+}
+
+/** `dryRunApply` of every manifest, a few at a time: the refusals' messages, in order. */
+export function dryRunAll(config: k8s.KubeConfig, manifests: readonly Manifest[]): Promise<(string | undefined)[]> {
+  return eachLimited(manifests, PARALLEL_REQUESTS, (manifest) => dryRunApply(config, manifest));
 }
 
 function lastAppliedSpec(raw: Record<string, any>): Record<string, unknown> | undefined {
@@ -149,9 +219,12 @@ function lastAppliedSpec(raw: Record<string, any>): Record<string, unknown> | un
   return typeof spec === "object" && spec !== null ? spec : undefined;
 }
 
+/** Whether the custom resource is being deleted (its finalizers hold it). */
+const isDeleting = (raw: Record<string, any>) => typeof raw.metadata?.deletionTimestamp === "string";
+
 /** The `cluster` source: every listed object, with the spec last applied for it. */
 export function clusterCandidates(state: ClusterState): Candidate[] {
-  return state.objects.map(({ kind, raw }) => ({ raw, lastAppliedSpec: lastAppliedSpec(raw), handover: handoverOf(kind, raw) }));
+  return state.objects.map(({ kind, raw }) => ({ raw, lastAppliedSpec: lastAppliedSpec(raw), handover: handoverOf(kind, raw), deleting: isDeleting(raw) }));
 }
 
 /**
@@ -168,7 +241,7 @@ export function fileCandidates(paths: readonly string[], state: ClusterState | u
     const existing = inCluster.get(`${String(raw?.kind)}/${String(raw?.metadata?.namespace ?? "default")}/${String(raw?.metadata?.name)}`);
     const uid = typeof existing?.metadata?.uid === "string" ? (existing.metadata.uid as string) : undefined;
     const handover = existing === undefined ? undefined : handoverOf(String(raw?.kind), existing);
-    return { ...entry, uid, lastAppliedSpec: existing === undefined ? undefined : lastAppliedSpec(existing), handover };
+    return { ...entry, uid, lastAppliedSpec: existing === undefined ? undefined : lastAppliedSpec(existing), handover, deleting: existing !== undefined && isDeleting(existing) };
   });
   return { candidates, errors };
 }

@@ -10,7 +10,8 @@ import { recordResources, settled, unwrapSecrets, valueOf } from "./mocks";
 const registered = recordResources();
 import { run } from "../cli/main";
 import { documentsOf, EXAMPLES, ROOT } from "./helpers";
-import { PATCH_FIELD_MANAGER, PATCH_FORCE, SKIP_AWAIT } from "../components/children";
+import { DELETION_PROPAGATION, PATCH_FIELD_MANAGER, PATCH_FORCE, SKIP_AWAIT } from "../components/children";
+import { OWNER_UID_ANNOTATION as OWNER_UID } from "../model/collisions";
 import { FIELD_MANAGER } from "../model/takeover";
 
 type Program = () => Promise<Record<string, any>>;
@@ -26,13 +27,16 @@ async function runProgram(config: Record<string, string>) {
 
 /**
  * A comparable key and body for a Kubernetes object, without what only the program adds: the
- * ownerReferences and the provider's annotations: skipAwait (which must be "true" where it is set), the
- * field manager and the forced apply (which every object but the CRDs has).
+ * ownerReferences, the owner's uid, the provider's annotations: skipAwait (which must be "true" where it
+ * is set), the field manager and the forced apply (which every object but the CRDs has), and the custom
+ * resources' foreground deletion.
  */
 function comparable(manifest: Record<string, any>, registered = false) {
   const { ownerReferences, annotations, ...metadata } = manifest.metadata;
   void ownerReferences;
-  const { [SKIP_AWAIT]: skipAwait, [PATCH_FIELD_MANAGER]: fieldManager, [PATCH_FORCE]: force, ...others } = annotations ?? {};
+  const { [SKIP_AWAIT]: skipAwait, [PATCH_FIELD_MANAGER]: fieldManager, [PATCH_FORCE]: force, [OWNER_UID]: ownerUid, [DELETION_PROPAGATION]: propagation, ...others } = annotations ?? {};
+  void ownerUid;
+  void propagation;
   assert.ok(skipAwait === undefined || skipAwait === "true", `${SKIP_AWAIT}: ${skipAwait}`);
   const expected = manifest.kind === "CustomResourceDefinition" ? [undefined, "true"] : [FIELD_MANAGER, "true"];
   if (registered) assert.deepEqual([fieldManager, force], expected, `${PATCH_FIELD_MANAGER} and ${PATCH_FORCE} of ${manifest.kind} ${metadata.name}`);

@@ -1,8 +1,15 @@
 // @ts-check
-// The crdstack watcher: watches TrackingServers and EasyServices and, on every create, delete or
-// `metadata.generation` change (never on status or metadata-only writes), sets the annotation
-// `pulumi.com/reconciliation-request` on the Pulumi Kubernetes Operator `Stack` that owns the object, so
-// the operator runs `pulumi up` within seconds. Bursts are coalesced per Stack.
+// The crdstack watcher: watches TrackingServers and EasyServices and, on every create, delete,
+// `metadata.generation` change or start of a deletion (never on status or metadata-only writes), sets the
+// annotation `pulumi.com/reconciliation-request` on the Pulumi Kubernetes Operator `Stack` that owns the
+// object, so the operator runs `pulumi up` within seconds. It also watches the children crdstack manages
+// (Deployments, Services, Ingresses, PersistentVolumeClaims labelled managed-by=crdstack) and triggers
+// on any change of one: drift to put back, or a Deployment's status (a pod no longer ready) to report.
+// Bursts are coalesced per Stack. A run that changes nothing causes no trigger: the program's status
+// write keeps the generation, and an unchanged apply does not write the object.
+//
+// It lists and watches metadata only (PartialObjectMetadata), in the namespaces its Stacks serve: it
+// never reads a spec, and its RBAC holds no cluster-wide right.
 //
 // It runs in a stock Node.js image with this file mounted from a ConfigMap, so it uses Node's own
 // modules only. It reads its configuration from WATCHER_CONFIG (JSON) and talks to the API server as its
@@ -14,20 +21,36 @@ const https = require("node:https");
 
 /** @typedef {{ namespace: string, name: string, namespaces: string[] }} StackRef */
 /** @typedef {{ debounceMs: number, maxWaitMs: number, stacks: StackRef[] }} Config */
-/** @typedef {{ type: "created" | "updated" | "deleted", kind: string, namespace: string, name: string }} Change */
-/** @typedef {{ namespace: string, name: string, generation: number }} Known */
+/** @typedef {{ type: "created" | "updated" | "deleting" | "deleted", kind: string, namespace: string, name: string }} Change */
+/** @typedef {{ namespace: string, name: string, generation: number, deleting: boolean, resourceVersion: string }} Known */
+/** @typedef {{ kind: string, api: string, plural: string, child: boolean }} Kind */
 
-const KINDS = [
-  { kind: "TrackingServer", path: "/apis/experiment.aiscope/v1alpha2/trackingservers" },
-  { kind: "EasyService", path: "/apis/app.kubebuilder.io/v1/easyservices" },
-];
+/** The custom resources (a change is a new generation) and the children (any change counts). */
+const KINDS = /** @type {Kind[]} */ ([
+  { kind: "TrackingServer", api: "/apis/experiment.aiscope/v1alpha2", plural: "trackingservers", child: false },
+  { kind: "EasyService", api: "/apis/app.kubebuilder.io/v1", plural: "easyservices", child: false },
+  { kind: "Deployment", api: "/apis/apps/v1", plural: "deployments", child: true },
+  { kind: "Service", api: "/api/v1", plural: "services", child: true },
+  { kind: "PersistentVolumeClaim", api: "/api/v1", plural: "persistentvolumeclaims", child: true },
+  { kind: "Ingress", api: "/apis/networking.k8s.io/v1", plural: "ingresses", child: true },
+]);
+/** Only what crdstack manages: other workloads in a tenant's namespace are none of its business. */
+const CHILD_SELECTOR = "app.kubernetes.io/managed-by=crdstack";
 const ANNOTATION = "pulumi.com/reconciliation-request";
+/** Metadata only: the watcher needs uid, generation and deletionTimestamp, never a spec. */
+const LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+const WATCH_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
-/** Keeps what is known of one kind's objects, and turns list results and watch events into changes. */
+/**
+ * Keeps what is known of one kind's objects, and turns list results and watch events into changes. For
+ * a custom resource, a change is a create, a delete, a new generation or the start of a deletion; for a
+ * child (`child`), every event is one.
+ */
 class Tracker {
-  /** @param {string} kind */
-  constructor(kind) {
+  /** @param {string} kind @param {boolean} [child] */
+  constructor(kind, child = false) {
     this.kind = kind;
+    this.child = child;
     /** @type {Map<string, Known>} by uid */
     this.known = new Map();
     this.resourceVersion = "";
@@ -35,7 +58,15 @@ class Tracker {
 
   /** @param {any} object @returns {Known} */
   static entry(object) {
-    return { namespace: object.metadata.namespace, name: object.metadata.name, generation: object.metadata.generation ?? 0 };
+    const { metadata } = object;
+    return { namespace: metadata.namespace, name: metadata.name, generation: metadata.generation ?? 0, deleting: Boolean(metadata.deletionTimestamp), resourceVersion: metadata.resourceVersion ?? "" };
+  }
+
+  /** What changed from `before` to `now` of one object, if anything counts. @param {Known} before @param {Known} now @returns {Change["type"] | undefined} */
+  compare(before, now) {
+    if (this.child) return before.resourceVersion !== now.resourceVersion ? "updated" : undefined;
+    if (now.deleting && !before.deleting) return "deleting";
+    return before.generation !== now.generation ? "updated" : undefined;
   }
 
   /**
@@ -49,8 +80,8 @@ class Tracker {
     const fresh = new Map(items.map((item) => [item.metadata.uid, Tracker.entry(item)]));
     for (const [uid, now] of fresh) {
       const before = this.known.get(uid);
-      if (before === undefined) changes.push({ type: "created", kind: this.kind, namespace: now.namespace, name: now.name });
-      else if (before.generation !== now.generation) changes.push({ type: "updated", kind: this.kind, namespace: now.namespace, name: now.name });
+      const type = before === undefined ? "created" : this.compare(before, now);
+      if (type !== undefined) changes.push({ type, kind: this.kind, namespace: now.namespace, name: now.name });
     }
     for (const [uid, before] of this.known) {
       if (!fresh.has(uid)) changes.push({ type: "deleted", kind: this.kind, namespace: before.namespace, name: before.name });
@@ -75,13 +106,25 @@ class Tracker {
     }
     this.known.set(uid, now);
     if (before === undefined) return change("created");
-    return before.generation !== now.generation ? change("updated") : undefined;
+    if (this.child) return change("updated");
+    const type = this.compare(before, now);
+    return type === undefined ? undefined : change(type);
   }
 }
 
-/** The Stack that reconciles `namespace`: the first that lists it, else the first that lists none. */
+/** The Stack that serves `namespace`: the first that lists it. */
 function stackFor(/** @type {Config} */ config, /** @type {string} */ namespace) {
-  return config.stacks.find((stack) => stack.namespaces.includes(namespace)) ?? config.stacks.find((stack) => stack.namespaces.length === 0);
+  return config.stacks.find((stack) => stack.namespaces.includes(namespace));
+}
+
+/** Every namespace some Stack serves, once. @param {Config} config */
+function servedNamespaces(config) {
+  return [...new Set(config.stacks.flatMap((stack) => stack.namespaces))];
+}
+
+/** The collection path of `kind` in `namespace`, and its label selector query (children only). @param {Kind} kind @param {string} namespace */
+function collection(kind, namespace) {
+  return { path: `${kind.api}/namespaces/${namespace}/${kind.plural}`, query: kind.child ? `labelSelector=${encodeURIComponent(CHILD_SELECTOR)}&` : "" };
 }
 
 /**
@@ -137,13 +180,13 @@ class Idle extends Error {}
 /**
  * One request. With `onLine`, the response is a watch stream, read line by line until it ends.
  * @param {ReturnType<typeof connection>} conn @param {string} method @param {string} path
- * @param {{ body?: unknown, contentType?: string, onLine?: (line: string) => void, timeoutMs?: number }} [options]
+ * @param {{ body?: unknown, contentType?: string, accept?: string, onLine?: (line: string) => void, timeoutMs?: number }} [options]
  * @returns {Promise<{ status: number, body: any }>}
  */
 function request(conn, method, path, options = {}) {
   return new Promise((resolve, reject) => {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const headers = /** @type {Record<string, string | number>} */ ({ Authorization: `Bearer ${conn.token()}`, Accept: "application/json" });
+    const headers = /** @type {Record<string, string | number>} */ ({ Authorization: `Bearer ${conn.token()}`, Accept: options.accept ?? "application/json" });
     if (payload !== undefined) Object.assign(headers, { "Content-Type": options.contentType ?? "application/json", "Content-Length": Buffer.byteLength(payload) });
     const req = https.request({ host: conn.host, port: conn.port, method, path, ca: conn.ca, headers }, (res) => {
       const status = res.statusCode ?? 0;
@@ -211,22 +254,24 @@ async function trigger(/** @type {ReturnType<typeof connection>} */ conn, /** @t
 const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Lists then watches one kind for ever. A watch that ends is resumed from the last resource version; an
- * expired one (410) is replaced by a fresh list, compared with what was known, so no change is lost.
- * @param {ReturnType<typeof connection>} conn @param {{ kind: string, path: string }} kind
+ * Lists then watches one kind in one namespace for ever, metadata only. A watch that ends is resumed from
+ * the last resource version; an expired one (410) is replaced by a fresh list, compared with what was
+ * known, so no change is lost.
+ * @param {ReturnType<typeof connection>} conn @param {Kind} kind @param {string} namespace
  * @param {(change: Change) => void} onChange @param {() => void} onReady
  */
-async function watchKind(conn, kind, onChange, onReady) {
-  const tracker = new Tracker(kind.kind);
+async function watchKind(conn, kind, namespace, onChange, onReady) {
+  const tracker = new Tracker(kind.kind, kind.child);
+  const { path: base, query } = collection(kind, namespace);
   let failures = 0;
   let listed = false;
   for (;;) {
     try {
       if (tracker.resourceVersion === "") {
-        const { status, body } = await request(conn, "GET", kind.path, { timeoutMs: 30_000 });
+        const { status, body } = await request(conn, "GET", `${base}?${query}`, { accept: LIST_ACCEPT, timeoutMs: 30_000 });
         // Denied at the first LIST: the watcher's RBAC is missing. Denied later: see `trigger`.
-        if ((status === 401 || status === 403) && !listed) throw new Fatal(`LIST ${kind.path}: ${status} ${body?.message ?? ""}`);
-        if (status >= 300) throw new Error(`LIST ${kind.path}: ${status}`);
+        if ((status === 401 || status === 403) && !listed) throw new Fatal(`LIST ${base}: ${status} ${body?.message ?? ""}`);
+        if (status >= 300) throw new Error(`LIST ${base}: ${status}`);
         failures = 0;
         const changes = tracker.relist(body.items ?? [], body.metadata.resourceVersion);
         if (listed) changes.forEach(onChange);
@@ -234,15 +279,16 @@ async function watchKind(conn, kind, onChange, onReady) {
         listed = true;
       }
       let expired = false;
-      const path = `${kind.path}?watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=${tracker.resourceVersion}`;
+      const path = `${base}?${query}watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=${tracker.resourceVersion}`;
       // An idle timeout catches a connection that died without closing: bookmarks keep a live one busy.
       const { status } = await request(conn, "GET", path, {
+        accept: WATCH_ACCEPT,
         timeoutMs: 150_000,
         onLine: (line) => {
           const event = JSON.parse(line);
           if (event.type === "ERROR") {
             expired = event.object?.code === 410;
-            if (!expired) throw new Error(`watch ${kind.path}: ${event.object?.message ?? line}`);
+            if (!expired) throw new Error(`watch ${base}: ${event.object?.message ?? line}`);
             return;
           }
           failures = 0;
@@ -252,17 +298,17 @@ async function watchKind(conn, kind, onChange, onReady) {
       });
       if (status < 300) failures = 0;
       if (status === 410 || expired) {
-        log(`watch of ${kind.kind} expired (410): listing again`);
+        log(`watch of ${kind.kind} in ${namespace} expired (410): listing again`);
         tracker.resourceVersion = "";
       } else if (status >= 300) {
-        throw new Error(`WATCH ${kind.path}: ${status}`);
+        throw new Error(`WATCH ${base}: ${status}`);
       }
     } catch (error) {
       if (error instanceof Fatal) throw error;
       // A watch idle for its whole timeout is renewed, like one the server ended.
       if (error instanceof Idle && tracker.resourceVersion !== "") continue;
       failures += 1;
-      if (failures > 30) throw new Fatal(`${kind.kind}: ${failures} failures in a row, last: ${/** @type {Error} */ (error).message}`);
+      if (failures > 30) throw new Fatal(`${kind.kind} in ${namespace}: ${failures} failures in a row, last: ${/** @type {Error} */ (error).message}`);
       await sleep(Math.min(5000, 100 * 2 ** failures));
     }
   }
@@ -273,30 +319,40 @@ function readConfig() {
   const raw = JSON.parse(process.env.WATCHER_CONFIG ?? "{}");
   const stacks = Array.isArray(raw.stacks) ? raw.stacks : [];
   if (stacks.length === 0) throw new Fatal("WATCHER_CONFIG names no stacks");
+  // A Stack of no namespaces would need cluster-wide rights the watcher does not have.
+  const unserved = stacks.find((/** @type {any} */ s) => !Array.isArray(s.namespaces) || s.namespaces.length === 0);
+  if (unserved !== undefined) throw new Fatal(`WATCHER_CONFIG: stack ${unserved.namespace}/${unserved.name} lists no namespaces`);
   const debounceMs = Number(raw.debounceMs ?? 250);
-  return { debounceMs, maxWaitMs: Number(raw.maxWaitMs ?? 4 * debounceMs), stacks: stacks.map((/** @type {any} */ s) => ({ namespace: s.namespace, name: s.name, namespaces: s.namespaces ?? [] })) };
+  return { debounceMs, maxWaitMs: Number(raw.maxWaitMs ?? 4 * debounceMs), stacks: stacks.map((/** @type {any} */ s) => ({ namespace: s.namespace, name: s.name, namespaces: s.namespaces })) };
 }
 
 async function main() {
-  const config = readConfig();
-  const conn = connection();
   const fail = (/** @type {Error} */ error) => {
     console.error(`${new Date().toISOString()} fatal: ${error.message}`);
     process.exit(1);
   };
+  let config;
+  try {
+    config = readConfig();
+  } catch (error) {
+    return fail(/** @type {Error} */ (error));
+  }
+  const conn = connection();
+  const namespaces = servedNamespaces(config);
+  const watches = namespaces.flatMap((namespace) => KINDS.map((kind) => ({ kind, namespace })));
   const debouncer = new Debouncer(config, (stack, changes) => trigger(conn, stack, changes).catch(fail));
   let ready = 0;
   const onReady = () => {
     ready += 1;
     // Changes made while no watcher ran cannot be known: one trigger at start catches them up.
-    if (ready === KINDS.length) {
-      log(`ready: watching ${KINDS.map((k) => k.kind).join(", ")} for ${config.stacks.map((s) => `${s.namespace}/${s.name}`).join(", ")}`);
+    if (ready === watches.length) {
+      log(`ready: watching ${KINDS.map((k) => k.kind).join(", ")} in ${namespaces.join(", ")} for ${config.stacks.map((s) => `${s.namespace}/${s.name}`).join(", ")}`);
       for (const stack of config.stacks) void trigger(conn, stack, []).catch(fail);
     }
   };
-  await Promise.all(KINDS.map((kind) => watchKind(conn, kind, (change) => debouncer.add(change), onReady))).catch(fail);
+  await Promise.all(watches.map(({ kind, namespace }) => watchKind(conn, kind, namespace, (change) => debouncer.add(change), onReady))).catch(fail);
 }
 
-module.exports = { Tracker, Debouncer, stackFor, readConfig, ANNOTATION };
+module.exports = { Tracker, Debouncer, stackFor, readConfig, collection, KINDS, ANNOTATION, LIST_ACCEPT, WATCH_ACCEPT };
 
 if (require.main === module) main();

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { buildEasyService } from "../../builders/easyService";
+import { parseObject } from "../../model/objects";
 import { easyService } from "../helpers";
+
+const podSpec = (children: ReturnType<typeof buildEasyService>) => (children.deployment.spec as any).template.spec;
 
 describe("EasyService", () => {
   test("the original sample: two nginx replicas behind NodePort 31002", () => {
@@ -11,7 +14,12 @@ describe("EasyService", () => {
     assert.deepEqual(deployment.selector, { matchLabels: { app: "easyservice-sample" } });
     assert.equal(deployment.template.metadata.labels.app, "easyservice-sample");
     assert.equal(deployment.template.metadata.labels["app.kubernetes.io/instance"], "easyservice-sample");
-    assert.deepEqual(deployment.template.spec.containers, [{ name: "easyservice-sample", image: "nginx:1.7.9", ports: [{ containerPort: 80, protocol: "TCP" }] }]);
+    assert.deepEqual(deployment.template.spec.containers, [{
+      name: "easyservice-sample",
+      image: "nginx:1.7.9",
+      ports: [{ containerPort: 80, protocol: "TCP" }],
+      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["NET_RAW"] } },
+    }]);
     assert.deepEqual(children.service?.spec, {
       type: "NodePort",
       selector: { app: "easyservice-sample" },
@@ -42,5 +50,30 @@ describe("EasyService", () => {
       { name: "dns", containerPort: 53, protocol: "UDP" },
     ]);
     assert.deepEqual((children.service?.spec as any).ports.map((p: any) => p.targetPort), [8080, "admin", 53]);
+  });
+
+  describe("security settings", () => {
+    test("without runAsUser the image's user runs, without privilege escalation, raw sockets or system calls outside the runtime's default filter", () => {
+      const pod = podSpec(buildEasyService(easyService({ size: 1, image: "nginx:1.7.9" })));
+      assert.deepEqual(pod.securityContext, { seccompProfile: { type: "RuntimeDefault" } });
+      assert.deepEqual(pod.containers[0].securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ["NET_RAW"] } });
+    });
+
+    test("runAsUser runs the container as that user, never root, with every capability dropped", () => {
+      const pod = podSpec(buildEasyService(easyService({ size: 1, image: "nginxinc/nginx-unprivileged:1.27", runAsUser: 101 })));
+      assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 101, seccompProfile: { type: "RuntimeDefault" } });
+      assert.deepEqual(pod.containers[0].securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    });
+
+    test("runAsUser is a user id other than root's", () => {
+      const problems = (runAsUser: unknown) => {
+        const parsed = parseObject({ apiVersion: "app.kubebuilder.io/v1", kind: "EasyService", metadata: { name: "web", namespace: "team-a" }, spec: { size: 1, image: "nginx", runAsUser } });
+        return parsed.ok ? [] : parsed.problems.map((p) => `${p.path}: ${p.message}`);
+      };
+      assert.deepEqual(problems(0), ["spec.runAsUser: 0 is outside 1-2147483647"]);
+      assert.deepEqual(problems(2147483648), ["spec.runAsUser: 2147483648 is outside 1-2147483647"]);
+      assert.deepEqual(problems(1000.5), ["spec.runAsUser: 1000.5 is not a whole number"]);
+      assert.deepEqual(problems(2147483647), []);
+    });
   });
 });

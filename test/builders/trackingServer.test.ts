@@ -64,6 +64,20 @@ describe("TrackingServer defaults", () => {
     assert.deepEqual((children.service.spec as any).ports, [{ name: "server", port: 5000, targetPort: "server", protocol: "TCP" }]);
   });
 
+  test("the server runs as user and group 1000 under the restricted Pod Security Standard, its volume in that group and HOME writable", () => {
+    const pod = (children.deployment.spec as any).template.spec;
+    assert.deepEqual(pod.securityContext, {
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      fsGroup: 1000,
+      fsGroupChangePolicy: "OnRootMismatch",
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    assert.deepEqual(container(children).securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    assert.deepEqual(container(children).env.find((e: any) => e.name === "HOME"), { name: "HOME", value: "/tmp" });
+  });
+
   test("probes hit /health with a Host header MLflow allows", () => {
     const probe = container(children).readinessProbe.httpGet;
     assert.deepEqual(probe, { path: "/health", port: "server", httpHeaders: [{ name: "Host", value: "localhost" }] });
@@ -95,6 +109,7 @@ describe("TrackingServer with every field", () => {
     assert.deepEqual(deployment.strategy, { type: "Recreate" });
     assert.deepEqual(deployment.template.spec.volumes, [{ name: "data", persistentVolumeClaim: { claimName: "mlflow" } }]);
     assert.equal(deployment.replicas, 2);
+    assert.equal(deployment.template.spec.securityContext.fsGroup, 1000, "the claim's files belong to the server's group");
   });
 
   test("the TLS Secret holds cert and key", () => {

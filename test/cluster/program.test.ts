@@ -1,6 +1,6 @@
 // The program with the `cluster` source, under Pulumi's mocks, reading a real API server: isolation of
-// invalid objects, the last applied spec kept through a bad edit, the database volume kept, name clashes,
-// and no secret value anywhere but in Secrets.
+// invalid objects, the last applied spec kept through a bad edit, the database volume kept, name clashes
+// (between objects, and with objects crdstack does not own), and no secret value anywhere but in Secrets.
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
@@ -159,4 +159,17 @@ describe("cluster source", () => {
     const text = JSON.stringify([run.outputs, run.problems, run.entries, await statusOf(ts("data", {}))]);
     for (const secret of SECRETS) assert.ok(!text.includes(secret), `${secret} in outputs or statuses`);
   });
+
+  test("an object whose child would take the name of an object crdstack does not own is a Collision: nothing is declared for it, the others carry on", async () => {
+    const unmanaged: KubeObject = await create(c, { apiVersion: "v1", kind: "Secret", metadata: { name: "taken-credentials", namespace }, type: "Opaque", stringData: { note: "not crdstack's" } } as KubeObject);
+    await create(c, ts("taken", {}));
+    const run = await runProgram();
+    const line = `TrackingServer ${namespace}/taken: metadata.name: Secret ${namespace}/taken-credentials exists and is not this TrackingServer's (it was made outside crdstack)`;
+    assert.ok(run.problems.some((problem) => problem.startsWith(line)), run.problems.join("\n"));
+    assert.equal(child(run, "core/v1:Secret", "taken-credentials"), undefined);
+    assert.equal(child(run, "apps/v1:Deployment", "taken"), undefined);
+    assert.ok(child(run, "apps/v1:Deployment", "same"), "the others are declared");
+    assert.equal((await readObject(c, unmanaged))!.metadata.resourceVersion, unmanaged.metadata.resourceVersion);
+  });
 });
+

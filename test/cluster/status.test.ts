@@ -2,12 +2,14 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import * as k8s from "@kubernetes/client-node";
-import { statusEntry } from "../../builders/status";
+import { LiveReadiness, statusEntry } from "../../builders/status";
 import { crdManifests } from "../../model/crd";
-import { StatusApi, statusProvider, writeStatus, writeStatuses } from "../../providers/status";
+import { LiveApi, liveApiFrom, readReadiness } from "../../providers/readiness";
+import { StatusApi, statusProvider, WRITE_CONCURRENCY, writeStatus, writeStatuses } from "../../providers/status";
+import { serviceAccountToken } from "./operatorSetup";
 import { readCluster } from "../../sources/cluster";
 import { trackingServer } from "../helpers";
-import { apply, Cluster, create, freshNamespace, installCrds, KubeObject, readObject, remove, useCluster } from "./cluster";
+import { apply, Cluster, create, eventually, freshNamespace, installCrds, KubeObject, readObject, remove, useCluster } from "./cluster";
 
 let c: Cluster;
 let api: k8s.CustomObjectsApi;
@@ -20,13 +22,23 @@ before(async () => {
 const custom = (name: string, namespace: string, spec: Record<string, unknown> = {}, labels?: Record<string, string>): KubeObject =>
   ({ apiVersion: "experiment.aiscope/v1alpha2", kind: "TrackingServer", metadata: { name, namespace, ...(labels ? { labels } : {}) }, spec });
 
-function entryFor(object: KubeObject, problems: { path: string; message: string }[] = []) {
+const READY: LiveReadiness = { ready: { type: "Ready", status: "True", reason: "Available", message: "1/1 replicas ready" }, counts: { replicas: 1, readyReplicas: 1 } };
+
+function entryFor(object: KubeObject, problems: { path: string; message: string; reason?: string }[] = [], drift?: string[]) {
   const parsed = trackingServer(object.spec, object.metadata.name, object.metadata.namespace);
   return statusEntry(
-    { kind: "TrackingServer", namespace: object.metadata.namespace!, name: object.metadata.name, uid: object.metadata.uid, generation: object.metadata.generation, problems, applied: problems.length ? undefined : parsed },
-    { replicas: 1, readyReplicas: 1 },
+    { kind: "TrackingServer", namespace: object.metadata.namespace!, name: object.metadata.name, uid: object.metadata.uid, generation: object.metadata.generation, problems, applied: problems.length ? undefined : parsed, drift },
+    READY,
   );
 }
+
+/** A Deployment whose one pod runs `image` (kwok: `:never-ready` never gets ready). */
+const deployment = (name: string, namespace: string, image: string): KubeObject => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name, namespace },
+  spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "mlflow", image }] } } },
+});
 
 describe("status writer", () => {
   test("create: writes observedGeneration, a Ready condition, url and lastAppliedSpec; changes nothing but status", async () => {
@@ -54,6 +66,7 @@ describe("status writer", () => {
     assert.deepEqual(live.status.problems, problems);
     assert.equal(live.status.conditions[0].status, "False");
     assert.equal(live.status.conditions[0].reason, "InvalidSpec");
+    assert.match(live.status.conditions[0].message, /spec.key: Only one of `cert` or `key` is set/);
     assert.equal(live.status.conditions[0].lastTransitionTime, "2026-01-03T00:00:00Z");
     assert.equal(live.status.lastAppliedSpec, undefined);
   });
@@ -109,8 +122,141 @@ describe("status writer", () => {
 
   test("an object whose kind the API server does not serve counts as missing", async () => {
     const missingCrd = { ...entryFor(custom("x", "default")), target: { group: "example.com", version: "v1", plural: "nothings", kind: "TrackingServer" as const, namespace: "default", name: "x" } };
-    const missing = await writeStatuses(api, { x: missingCrd });
+    const { missing } = await writeStatuses(api, liveApiFrom(c.config), { x: missingCrd });
     assert.deepEqual(missing, ["x"]);
+  });
+
+  test("a problem's reason is the Ready condition's reason; drift is a DriftCorrected condition kept by later runs", async () => {
+    const namespace = await freshNamespace(c, "status-reasons");
+    const object = await create(c, custom("ts", namespace));
+    await writeStatus(api, entryFor(object, [{ path: "metadata.name", message: "Secret ts-credentials exists and is not this object's", reason: "Collision" }]), "2026-01-01T00:00:00Z");
+    assert.equal((await readObject(c, object))!.status.conditions[0].reason, "Collision");
+    await writeStatus(api, entryFor(object, [], [`Deployment ${namespace}/ts was deleted`]), "2026-01-02T00:00:00Z");
+    const drift = { type: "DriftCorrected", status: "True", reason: "DriftCorrected", message: `Put back: Deployment ${namespace}/ts was deleted`, observedGeneration: 1, lastTransitionTime: "2026-01-02T00:00:00Z" };
+    assert.deepEqual((await readObject(c, object))!.status.conditions[1], drift);
+    await writeStatus(api, entryFor(object), "2026-01-03T00:00:00Z");
+    const conditions = (await readObject(c, object))!.status.conditions;
+    assert.deepEqual(conditions.map((c: any) => c.type), ["Ready", "DriftCorrected"]);
+    assert.deepEqual(conditions[1], drift, "a run without drift keeps what the last one put back");
+  });
+});
+
+describe("readiness from the live Deployment", () => {
+  const live = () => liveApiFrom(c.config);
+
+  test("a Deployment whose pod is ready: Available; one that never gets ready: NotReady naming the pod and container; none: Reconciling", async () => {
+    const namespace = await freshNamespace(c, "live-ready");
+    await create(c, deployment("good", namespace, "nginx:1.25"));
+    await create(c, deployment("stuck", namespace, "nginx:never-ready"));
+    const good = await eventually("good ready", async () => ((await readReadiness(live(), namespace, "good")).ready.status === "True" ? readReadiness(live(), namespace, "good") : undefined));
+    assert.deepEqual(good.ready, { type: "Ready", status: "True", reason: "Available", message: "1/1 replicas ready" });
+    assert.equal(good.counts?.readyReplicas, 1);
+    const stuck = await eventually("stuck reported", async () => {
+      const reading = await readReadiness(live(), namespace, "stuck");
+      return reading.ready.message.includes("pod ") ? reading : undefined;
+    });
+    assert.equal(stuck.ready.status, "False");
+    assert.equal(stuck.ready.reason, "NotReady");
+    assert.match(stuck.ready.message, /^0\/1 replicas ready: pod stuck-[a-z0-9]+-[a-z0-9]+: container mlflow not ready$/);
+    assert.deepEqual((await readReadiness(live(), namespace, "absent")).ready, { type: "Ready", status: "Unknown", reason: "Reconciling", message: `Deployment ${namespace}/absent does not exist yet` });
+  });
+
+  test("a pod that stops being ready turns an Available Deployment into NotReady", async () => {
+    const namespace = await freshNamespace(c, "live-unready");
+    await create(c, deployment("web", namespace, "nginx:1.25"));
+    await eventually("web ready", async () => ((await readReadiness(live(), namespace, "web")).ready.status === "True" ? true : undefined));
+    const pods = await c.core.listNamespacedPod({ namespace, labelSelector: "app=web" });
+    const pod = pods.items[0];
+    const conditions = (pod.status?.conditions ?? []).map((cond) => (cond.type === "Ready" || cond.type === "ContainersReady" ? { ...cond, status: "False" } : cond));
+    const containerStatuses = (pod.status?.containerStatuses ?? []).map((status) => ({ ...status, ready: false }));
+    await c.request("PATCH", `/api/v1/namespaces/${namespace}/pods/${pod.metadata!.name}/status`, { status: { conditions, containerStatuses } }, "application/strategic-merge-patch+json");
+    const reading = await eventually("web not ready", async () => {
+      const now = await readReadiness(live(), namespace, "web");
+      return now.ready.status === "False" ? now : undefined;
+    });
+    assert.equal(reading.ready.reason, "NotReady");
+    assert.match(reading.ready.message, new RegExp(`pod ${pod.metadata!.name}: container mlflow not ready`));
+  });
+
+  test("the provider's diff sees a readiness change that no input shows, and only then", async () => {
+    const namespace = await freshNamespace(c, "live-diff");
+    const object = await create(c, custom("web", namespace));
+    await create(c, deployment("web", namespace, "nginx:1.25"));
+    await eventually("web ready", async () => ((await readReadiness(live(), namespace, "web")).ready.status === "True" ? true : undefined));
+    const entry = statusEntry({ kind: "TrackingServer", namespace, name: "web", uid: object.metadata.uid, generation: 1, problems: [], applied: trackingServer({}, "web", namespace) });
+    process.env.KUBECONFIG = c.kubeconfig;
+    const created = await statusProvider.create!({ entries: { web: entry } });
+    assert.equal((await readObject(c, object))!.status.conditions[0].reason, "Available");
+    assert.equal((await statusProvider.diff!("status", created.outs, { entries: { web: entry } })).changes, false, "nothing moved");
+    await c.request("PATCH", `/apis/apps/v1/namespaces/${namespace}/deployments/web`, { spec: { template: { spec: { containers: [{ name: "mlflow", image: "nginx:never-ready" }] } } } }, "application/strategic-merge-patch+json");
+    await eventually("the rollout stuck", async () => ((await readReadiness(live(), namespace, "web")).ready.status === "False" ? true : undefined));
+    assert.equal((await statusProvider.diff!("status", created.outs, { entries: { web: entry } })).changes, true, "the readiness moved");
+    const updated = await statusProvider.update!("status", created.outs, { entries: { web: entry } });
+    const ready = (await readObject(c, object))!.status.conditions[0];
+    assert.equal(ready.status, "False");
+    assert.match(ready.reason, /^(Progressing|NotReady)$/);
+    assert.deepEqual(updated.outs.failed, {});
+  });
+});
+
+describe("parallel writes", () => {
+  const many = async (namespace: string, count: number) => {
+    const entries: Record<string, ReturnType<typeof entryFor>> = {};
+    await Promise.all(Array.from({ length: count }, async (_, i) => {
+      const object = await create(c, custom(`ts-${i}`, namespace));
+      entries[`ts-${i}`] = entryFor(object);
+    }));
+    return entries;
+  };
+  const noLive: LiveApi = { readDeployment: async () => undefined, firstPod: async () => undefined };
+
+  test("writes go out several at once, never more than the bound, and every one lands", async () => {
+    const namespace = await freshNamespace(c, "status-parallel");
+    const entries = await many(namespace, 40);
+    let inFlight = 0;
+    let most = 0;
+    const counting: StatusApi = {
+      getNamespacedCustomObject: (request) => api.getNamespacedCustomObject(request),
+      replaceNamespacedCustomObjectStatus: async (request) => {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await api.replaceNamespacedCustomObjectStatus(request);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const result = await writeStatuses(counting, noLive, entries);
+    assert.deepEqual([result.missing, result.failed], [[], {}]);
+    assert.ok(most > 1 && most <= WRITE_CONCURRENCY, `${most} writes at once`);
+    for (let i = 0; i < 40; i++) assert.equal((await readObject(c, custom(`ts-${i}`, namespace)))!.status.observedGeneration, 1);
+  });
+
+  test("one object's refused write does not stop the others nor throw; the next run writes it again", async () => {
+    const namespace = await freshNamespace(c, "status-partial");
+    const entries = await many(namespace, 5);
+    // The API server refuses this status: the schema wants an integer.
+    const broken = { ...entries["ts-2"], status: { ...entries["ts-2"].status, observedGeneration: "one" as unknown as number } };
+    const result = await writeStatuses(api, noLive, { ...entries, "ts-2": broken });
+    assert.deepEqual(Object.keys(result.failed), ["ts-2"]);
+    assert.match(result.failed["ts-2"], /^422: /);
+    for (const i of [0, 1, 3, 4]) assert.ok((await readObject(c, custom(`ts-${i}`, namespace)))!.status, `ts-${i} is written`);
+    assert.equal((await readObject(c, custom("ts-2", namespace)))!.status, undefined);
+    const previous = { entries: { ...entries, "ts-2": broken }, live: result.live, failed: result.failed };
+    const retried = await writeStatuses(api, noLive, entries, previous);
+    assert.deepEqual(retried.failed, {});
+    assert.equal((await readObject(c, custom("ts-2", namespace)))!.status.observedGeneration, 1);
+  });
+
+  test("a writer refused everywhere (403 with a service account's own token) fails the run, naming the objects", async () => {
+    const namespace = await freshNamespace(c, "status-denied");
+    const entries = await many(namespace, 3);
+    await create(c, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "nobody", namespace } });
+    const token = await serviceAccountToken(c, namespace, "nobody");
+    const config = new k8s.KubeConfig();
+    config.loadFromClusterAndUser({ name: "test", server: c.server, skipTLSVerify: true }, { name: "nobody", token });
+    await assert.rejects(writeStatuses(config.makeApiClient(k8s.CustomObjectsApi), liveApiFrom(config), entries), (error: Error) =>
+      /could not write the status of any of 3 object\(s\)/.test(error.message) && /ts-0: 403/.test(error.message));
   });
 });
 

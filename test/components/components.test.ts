@@ -2,9 +2,25 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { mockUid, recordResources, Registered, settled, unwrapSecrets } from "../mocks";
 const registered = recordResources();
+const deletedWith = recordDeletedWith();
 import { EasyService } from "../../components/EasyService";
 import { TrackingServer } from "../../components/TrackingServer";
+import { DELETION_PROPAGATION, SKIP_AWAIT } from "../../components/children";
+import { OWNER_UID_ANNOTATION as OWNER_UID } from "../../model/collisions";
 import { easyService, PEM, trackingServer } from "../helpers";
+
+/** The `deletedWith` URN of each registered resource, by `<type> <name>`, read off the request as the mocks do. */
+function recordDeletedWith(): Map<string, string> {
+  const { getMonitor } = require("@pulumi/pulumi/runtime/settings") as { getMonitor: () => any };
+  const seen = new Map<string, string>();
+  const monitor = getMonitor();
+  const registerResource = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (request: any, callback: unknown) => {
+    seen.set(`${request.getType()} ${request.getName()}`, request.getDeletedwith());
+    return registerResource(request, callback);
+  };
+  return seen;
+}
 
 const options = { defaultImage: "ghcr.io/mlflow/mlflow:v3.1.1" };
 const files = { create: true as const, dependsOn: [], uid: undefined };
@@ -40,9 +56,9 @@ describe("TrackingServer component", () => {
     assert.deepEqual(Object.keys(children).sort(), ["Deployment", "Ingress", "PersistentVolumeClaim", "Secret", "Secret:ts-credentials", "Service", "TrackingServer"]);
     assert.ok(server.volumeClaim && server.tlsSecret && server.ingress);
     assert.equal(server.url, "https://mlflow.example.com");
-    // The provider's Service and Ingress awaits may record a stale object; those two keep the apply's result.
-    const skipsAwait = Object.entries(children).filter(([, child]) => child.inputs.metadata?.annotations?.["pulumi.com/skipAwait"] === "true").map(([kind]) => kind);
-    assert.deepEqual(skipsAwait.sort(), ["Ingress", "Service"]);
+    // No await on readiness: a Deployment whose pods never get ready must not hold the run.
+    const awaited = Object.entries(children).filter(([, child]) => child.inputs.metadata?.annotations?.[SKIP_AWAIT] !== "true").map(([kind]) => kind);
+    assert.deepEqual(awaited, []);
   });
 
   test("secret values are Pulumi secrets, and never plain in the Deployment", async () => {
@@ -77,6 +93,27 @@ describe("TrackingServer component", () => {
     }
   });
 
+  test("every child carries its owner's uid; the retained claim too, without an ownerReference", async () => {
+    new TrackingServer("uid/ts", { object: trackingServer({ url: "http://m.example.com", volumeSize: "1Gi", retainVolume: true, ...PEM }, "ts", "uid"), options, source: files });
+    await settled();
+    const children = Object.entries(childrenOf("uid", "ts")).filter(([kind]) => kind !== "TrackingServer");
+    assert.equal(children.length, 6);
+    for (const [kind, child] of children) assert.equal(child.inputs.metadata.annotations[OWNER_UID], mockUid("uid/ts"), kind);
+    const claim = childrenOf("uid", "ts").PersistentVolumeClaim;
+    assert.equal(claim.inputs.metadata.ownerReferences, undefined);
+  });
+
+  test("children are deletedWith the custom resource, whose delete removes them first (files source)", async () => {
+    new TrackingServer("dw/ts", { object: trackingServer({ url: "http://m.example.com" }, "ts", "dw"), options, source: files });
+    await settled();
+    const children = childrenOf("dw", "ts");
+    assert.equal(children.TrackingServer.inputs.metadata.annotations[DELETION_PROPAGATION], "foreground");
+    const urn = `urn:pulumi:test::crdstack::crdstack:index:TrackingServer$kubernetes:experiment.aiscope/v1alpha2:TrackingServer::dw/ts`;
+    for (const [kind, child] of Object.entries(children)) {
+      if (kind !== "TrackingServer") assert.equal(deletedWith.get(`${child.type} ${child.name}`), urn, kind);
+    }
+  });
+
   test("a spec without secret fields stays readable", async () => {
     new TrackingServer("plain/ts", { object: trackingServer({ size: 0 }, "ts", "plain"), options, source: files });
     await settled();
@@ -91,6 +128,17 @@ describe("TrackingServer component", () => {
     const children = childrenOf("found", "ts");
     assert.equal(children.TrackingServer, undefined);
     assert.equal(children.Deployment.inputs.metadata.ownerReferences[0].uid, "1234");
+    assert.equal(children.Deployment.inputs.metadata.annotations[OWNER_UID], "1234");
+  });
+
+  test("an object found in the cluster has an anchor its children are deletedWith", async () => {
+    new TrackingServer("anchored/ts", { object: trackingServer({}, "ts", "anchored"), options, source: { create: false, uid: "5678" } });
+    await settled();
+    const anchor = registered.find((r) => r.name === "TrackingServer/anchored/ts" && r.type === "pulumi-nodejs:dynamic/crdstack:ObjectAnchor");
+    assert.ok(anchor, "the anchor is registered");
+    assert.deepEqual([anchor.inputs.kind, anchor.inputs.namespace, anchor.inputs.name, anchor.inputs.uid], ["TrackingServer", "anchored", "ts", "5678"]);
+    const urn = "urn:pulumi:test::crdstack::crdstack:index:TrackingServer$pulumi-nodejs:dynamic/crdstack:ObjectAnchor::TrackingServer/anchored/ts";
+    for (const [kind, child] of Object.entries(childrenOf("anchored", "ts"))) assert.equal(deletedWith.get(`${child.type} ${child.name}`), urn, kind);
   });
 });
 

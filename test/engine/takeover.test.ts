@@ -11,6 +11,7 @@ import { Cluster, eventually, freshNamespace, KubeObject, pathOf, readObject, us
 import { crdManifests } from "../../model/crd";
 import { ORIGINAL_FINALIZER } from "../../model/takeover";
 import { newStack, PulumiStack } from "./pulumi";
+import { settle } from "./settle";
 
 const NS = "legacy";
 /** The name the original controllers' binary gives its requests (controller-runtime's default user agent). */
@@ -306,6 +307,7 @@ describe("moving from the Go controllers", () => {
     const claim = await must("v1", "PersistentVolumeClaim", "data");
     assert.equal(claim.spec.storageClassName, STORAGE_CLASS, "the test cluster's default class");
     assert.equal((await must("experiment.aiscope/v1alpha2", "TrackingServer", "data")).status?.volume, "PersistentVolumeClaim data (2Gi, the cluster's default StorageClass)");
+    await settle(c, stack, NS);
     await stack.preview("--expect-no-changes");
   });
 

@@ -7,7 +7,8 @@
 // containerPort gets a free loopback port (the command's `--host 0.0.0.0 --port <containerPort>` say so),
 // and there is no mount namespace, so an absolute path under a mount path in the command or env (a whole
 // value, or after `=` or a URI's `scheme://`) is replaced by its folder: a command argument that merely
-// equals a mount path would be taken for it too.
+// equals a mount path would be taken for it too. The image's own `/tmp` (where a pod may point HOME) is
+// mapped the same way, to a folder of the container's.
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -95,15 +96,14 @@ export interface RunOptions {
 /**
  * Replaces each mount path where it starts an absolute path in `text`: the whole value, after `=`, or
  * after a URI's `scheme://` (`file:///mlflow/x`) or `scheme:///` (`sqlite:////mlflow/x`), never a
- * host's name (`s3://mlflow/x`).
+ * host's name (`s3://mlflow/x`). One pass, the longest mount path first: a folder put in (under the
+ * machine's /tmp) is not mapped again.
  */
 function mapMounts(text: string, mounts: Record<string, string>): string {
-  let out = text;
-  for (const [mountPath, folder] of Object.entries(mounts).sort(([a], [b]) => b.length - a.length)) {
-    const escaped = mountPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    out = out.replace(new RegExp(`(^|=|:///?)${escaped}(?=/|$)`, "g"), (_, before: string) => `${before}${folder}`);
-  }
-  return out;
+  const mountPaths = Object.keys(mounts).sort((a, b) => b.length - a.length);
+  if (mountPaths.length === 0) return text;
+  const alternatives = mountPaths.map((mountPath) => mountPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
+  return text.replace(new RegExp(`(^|=|:///?)(${alternatives})(?=/|$)`, "g"), (_, before: string, mountPath: string) => `${before}${mounts[mountPath]}`);
 }
 
 /** Sums the resident memory of a process and all its descendants (Linux /proc). */
@@ -170,8 +170,11 @@ export async function runContainer(deployment: Manifest, options: RunOptions): P
     if (port.name !== undefined) ports.set(port.name, local);
   }
 
-  const env = Object.fromEntries(Object.entries(containerEnv(container, options.secrets)).map(([k, v]) => [k, mapMounts(v, mounts)]));
-  const argv = [...(container.command ?? []), ...(container.args ?? [])].map((arg) => mapMounts(expand(arg, env), mounts));
+  const paths = { "/tmp": path.join(workdir, "tmp"), ...mounts };
+  fs.mkdirSync(paths["/tmp"], { recursive: true });
+  const env = Object.fromEntries(Object.entries(containerEnv(container, options.secrets)).map(([k, v]) => [k, mapMounts(v, paths)]));
+  // Mapped before the expansion: the env values that `$(VAR)` brings in are mapped already.
+  const argv = [...(container.command ?? []), ...(container.args ?? [])].map((arg) => expand(mapMounts(arg, paths), env));
   argv.forEach((arg, i) => {
     if (arg === "0.0.0.0") argv[i] = "127.0.0.1";
     if ((argv[i - 1] === "--port" || argv[i - 1] === "-p") && ports.has(Number(arg))) argv[i] = String(ports.get(Number(arg)));

@@ -162,6 +162,7 @@ const easyServiceSpec = fc.record({
   envs: fc.array(envVar, { maxLength: 3 }),
   // Names apart, mostly: two equal names are a problem of their own, tested in schemas.test.ts.
   ports: edgy(fc.uniqueArray(servicePort, { maxLength: 3, selector: (port) => port.name }), fc.array(servicePort, { maxLength: 3 }), 4),
+  runAsUser: edgy(some<number | string>(1, 101, 1000, 2147483647), some<number | string>(0, -1, 2147483648, 1.5, "1000")),
 }, { requiredKeys: ["size", "image"], noNullPrototype: true });
 
 const host = edgy(

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { describe, test } from "node:test";
+import { existingObject, indexExisting } from "../../model/existing";
 import { planObjects } from "../../model/reconcile";
 import { formatError } from "../../model/specs";
 import { PEM } from "../helpers";
@@ -51,4 +52,62 @@ test("an object sent back to its last applied spec holds that spec's claims too:
   assert.equal(byName.a.applied?.kind === "TrackingServer" && byName.a.applied.spec.url, "https://h1.example.com");
   assert.equal(byName.b.applied, undefined, "b declares nothing: h1 is a's");
   assert.ok(errors.map(formatError).some((line) => line.startsWith("TrackingServer a/b: spec.url: the host h1.example.com already serves the REST API (/api) of TrackingServer a/a")), errors.map(formatError).join("\n"));
+});
+
+describe("what the cluster holds decides per-object problems", () => {
+  const es = (name: string, namespace = "a") => ({ apiVersion: "app.kubebuilder.io/v1", kind: "EasyService", metadata: { name, namespace, uid: `uid-${name}` }, spec: { size: 1, image: "nginx" } });
+  const unmanaged = (name: string) => existingObject("Deployment", { name, namespace: "a" });
+
+  test("an object whose child exists and is not its own is declared from its last applied spec; the others carry on", () => {
+    const { planned, errors } = planObjects([{ raw: es("taken"), lastAppliedSpec: { size: 1, image: "nginx:1.24" } }, { raw: es("fresh") }, { raw: es("never") }], { existing: indexExisting([unmanaged("taken"), unmanaged("never")]) });
+    const [taken, fresh, never] = planned;
+    assert.equal(taken.fallback, true);
+    assert.equal(taken.applied?.kind === "EasyService" && taken.applied.spec.image, "nginx:1.24");
+    assert.deepEqual(taken.problems.map((p) => [p.path, p.reason]), [["metadata.name", "Collision"]]);
+    assert.equal(never.applied, undefined, "never applied: nothing declared");
+    assert.equal(fresh.applied?.kind === "EasyService" && fresh.applied.spec.image, "nginx");
+    assert.equal(errors.length, 2);
+  });
+
+  test("without what the cluster holds (files source, cluster unreachable) nothing is checked against it", () => {
+    const { planned } = planObjects([{ raw: es("taken") }]);
+    assert.equal(planned[0].problems.length, 0);
+    assert.equal(planned[0].drift, undefined);
+  });
+
+  test("a reference to an unlabelled Secret is NotReferable", () => {
+    const raw = { ...es("web"), spec: { size: 1, image: "nginx", envs: [{ name: "T", valueFrom: { secretKeyRef: { name: "s", key: "k" } } }] } };
+    const { planned } = planObjects([{ raw }], { existing: indexExisting([existingObject("Secret", { name: "s", namespace: "a" })]) });
+    assert.deepEqual(planned[0].problems.map((p) => p.reason), ["NotReferable"]);
+  });
+
+  test("an object outside crdstack:namespaces gets OutsideNamespaces and declares nothing, even with a last applied spec", () => {
+    const { planned, errors } = planObjects([{ raw: es("in", "a") }, { raw: es("out", "b"), lastAppliedSpec: { size: 1, image: "nginx" } }], { namespaces: ["a"] });
+    assert.ok(planned[0].applied);
+    assert.equal(planned[1].applied, undefined);
+    assert.deepEqual(planned[1].problems, [{ path: "metadata.namespace", reason: "OutsideNamespaces", message: '"b" is not one of this stack\'s namespaces (crdstack:namespaces: a): nothing is declared for the object' }]);
+    assert.equal(formatError(errors[0]), 'EasyService b/out: metadata.namespace: "b" is not one of this stack\'s namespaces (crdstack:namespaces: a): nothing is declared for the object');
+  });
+
+  test("an object being deleted is declared from its last applied spec, whatever its current spec and the cluster say", () => {
+    const raw = { ...es("going"), metadata: { ...es("going").metadata, deletionTimestamp: "2026-01-01T00:00:00Z" }, spec: { size: 3, image: "nginx:2" } };
+    const { planned } = planObjects([{ raw, lastAppliedSpec: { size: 1, image: "nginx:1" } }, { raw: es("staying") }], { existing: indexExisting([unmanaged("going")]) });
+    assert.equal(planned[0].deleting, true);
+    assert.equal(planned[0].fallback, true);
+    assert.equal(planned[0].applied?.kind === "EasyService" && planned[0].applied.spec.image, "nginx:1");
+    assert.deepEqual(planned[0].problems, []);
+    assert.equal(planned[1].deleting, false);
+    const fromFile = planObjects([{ raw: es("file"), deleting: true, lastAppliedSpec: { size: 1, image: "nginx" } }]).planned[0];
+    assert.equal(fromFile.deleting, true, "the files source passes the cluster's deletion");
+  });
+
+  test("the API server's refusals become the object's problems; drift is reported for children of the last applied spec", () => {
+    const refusal = { path: "spec.ports[0].nodePort", message: "taken", reason: "Collision" };
+    const own = existingObject("Deployment", { name: "web", namespace: "a", ownerReferences: [{ uid: "uid-web", controller: true }], managedFields: [{ manager: "crdstack", operation: "Apply", time: "2026-01-01T00:00:00Z" }, { manager: "kubectl-edit", operation: "Update", time: "2026-01-01T00:00:01Z" }] });
+    const { planned } = planObjects([{ raw: es("web"), lastAppliedSpec: { size: 1, image: "nginx" } }, { raw: es("api") }], { existing: indexExisting([own]), refusals: new Map([["EasyService a/api", [refusal]]]) });
+    assert.deepEqual(planned[0].drift, ["Deployment a/web: changed by kubectl-edit"]);
+    assert.deepEqual(planned[1].problems, [refusal]);
+    assert.equal(planned[1].applied, undefined);
+    assert.equal(planned[1].drift, undefined, "never applied: no drift");
+  });
 });

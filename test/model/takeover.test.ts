@@ -85,6 +85,19 @@ describe("handing fields over", () => {
     assert.deepEqual(after.map((e) => [e.manager, e.fieldsV1]), [["manager", { "f:spec": { "f:storageClassName": {} } }], [FIELD_MANAGER, { "f:metadata": { "f:ownerReferences": {} } }]]);
   });
 
+  test("drift: with reclaim, what someone updated on the program's own object joins the program's apply entry", () => {
+    const ours = { manager: FIELD_MANAGER, operation: "Apply", apiVersion: "v1", time: "t1", fieldsType: "FieldsV1", fieldsV1: { "f:spec": { "f:ports": { 'k:{"port":80,"protocol":"TCP"}': {} } } } };
+    const patch = { manager: "kubectl-patch", operation: "Update", apiVersion: "v1", time: "t2", fieldsType: "FieldsV1", fieldsV1: { "f:spec": { "f:ports": { 'k:{"port":81,"protocol":"TCP"}': {} } } } };
+    const system = { manager: "kube-controller-manager", operation: "Update", apiVersion: "v1", time: "t2", fieldsType: "FieldsV1", fieldsV1: { "f:metadata": { "f:annotations": {} } } };
+    assert.equal(handOverFields([ours, patch, system], "Service", "v1", "now"), undefined, "without reclaim an object the program applied is left as it is");
+    const after = handOverFields([ours, patch, system], "Service", "v1", "now", false, true)!;
+    assert.deepEqual(after, [system, {
+      manager: FIELD_MANAGER, operation: "Apply", apiVersion: "v1", time: "now", fieldsType: "FieldsV1",
+      fieldsV1: { "f:spec": { "f:ports": { 'k:{"port":80,"protocol":"TCP"}': {}, 'k:{"port":81,"protocol":"TCP"}': {} } } },
+    }]);
+    assert.equal(handOverFields([ours, system], "Service", "v1", "now", false, true), undefined, "nothing updated by hand: nothing changes");
+  });
+
   test("field sets merge as a union", () => {
     assert.deepEqual(mergeFields({ "f:a": { "f:b": {} } }, { "f:a": { "f:c": {} }, "f:d": {} }), { "f:a": { "f:b": {}, "f:c": {} }, "f:d": {} });
   });
