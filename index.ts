@@ -62,15 +62,21 @@ export = async () => {
   }
   const kubeconfig = clusterConfig();
   const state = await readState(config, kubeconfig);
+  for (const namespace of state?.forbidden ?? []) {
+    pulumi.log.warn(`Namespace ${namespace}: no right to read it (deleted, or no longer served: run the bootstrap stack); its objects are left as they are`);
+  }
   const read = readCandidates(config, state);
-  const { planned, errors } = await planAgainstCluster(read.candidates, config.namespaces, state, kubeconfig, pulumi.log.warn);
+  // From files, the program created the custom resources: a last applied spec stays declared (see model/reconcile.ts).
+  const scope = { namespaces: config.namespaces, keepFailingFallback: config.source === "files" };
+  const { planned, errors } = await planAgainstCluster(read.candidates, scope, state, kubeconfig, pulumi.log.warn,
+    { defaultImage: config.defaultMlflowImage, ingressClassName: config.ingressClassName });
   const problems = [...read.errors, ...errors].map(formatError);
 
   // An invalid object keeps the children of its last applied spec and gets its problems in its status.
   // From files, the problems also fail the run (after the valid objects are applied): whoever ran it
   // should fix the file. In the cluster, a user's bad object must not fail everyone's reconciliation.
   for (const line of problems) (config.source === "files" ? pulumi.log.error : pulumi.log.warn)(line);
-  // Changed by hand since the last run: this run puts it back (it refreshes first, and applies with force).
+  // Changed by hand since the last run: this run puts it back (model/markers.ts: re-created, or applied again with force).
   for (const item of planned) for (const change of item.drift ?? []) pulumi.log.info(`${objectKey(item.ref)}: drift put back: ${change}`);
 
   const platform = declarePlatform(planned, {
@@ -79,6 +85,7 @@ export = async () => {
     trackingServer: { defaultImage: config.defaultMlflowImage, ingressClassName: config.ingressClassName },
     tlsSecrets: state?.tlsSecrets,
     reportStatus: state !== undefined,
+    existing: state?.existing,
   });
 
   if (config.source === "files") failOnProblems(platform, problems);

@@ -60,7 +60,10 @@ export function deployment(object: EasyService): Manifest {
     spec: {
       replicas: size,
       selector: { matchLabels: selector(object) },
-      template: { metadata: { labels: labels(object) }, spec: { securityContext: security.pod, containers: [container] } },
+      // The spec cannot name a service account, so the pod would run as the namespace's `default` and
+      // hand its token to whatever image the spec names: none is mounted.
+      // https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#opt-out-of-api-credential-automounting
+      template: { metadata: { labels: labels(object) }, spec: { automountServiceAccountToken: false, securityContext: security.pod, containers: [container] } },
     },
   };
 }

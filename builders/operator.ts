@@ -165,6 +165,17 @@ export function workspaceRbac(operator: OperatorConfig): Manifest[] {
   ];
 }
 
+/**
+ * The workspace's environment: the user's Secrets, and `PULUMI_CONTINUE_ON_ERROR` so that a child the
+ * API server refuses at apply (one the dry run did not catch, sources/plan.ts) fails alone while the
+ * others are still applied. A user's own `PULUMI_CONTINUE_ON_ERROR` is kept as they set it.
+ */
+function envRefs(operator: OperatorConfig): Record<string, unknown> {
+  const refs: Record<string, unknown> = { PULUMI_CONTINUE_ON_ERROR: { type: "Literal", literal: { value: "true" } } };
+  for (const [name, ref] of Object.entries(operator.env)) refs[name] = { type: "Secret", secret: { name: ref.secret, key: ref.key } };
+  return refs;
+}
+
 /** The operator's Stack objects (`pulumi.com/v1`), one per shard. */
 export function stacks(operator: OperatorConfig): Manifest[] {
   return stackPlans(operator).map((plan) => {
@@ -178,13 +189,12 @@ export function stacks(operator: OperatorConfig): Manifest[] {
       ...(operator.backend === undefined ? {} : { backend: operator.backend }),
       ...(operator.secretsProvider === undefined ? {} : { secretsProvider: operator.secretsProvider }),
       serviceAccountName: WORKSPACE,
-      envRefs: Object.fromEntries(Object.entries(operator.env).map(([name, ref]) => [name, { type: "Secret", secret: { name: ref.secret, key: ref.key } }])),
+      envRefs: envRefs(operator),
       config,
       resyncFrequencySeconds: operator.resyncFrequencySeconds,
-      // A resync on the same commit runs again (by default the operator skips a commit it ran), and each
-      // run reads back what it manages first, so drift is put back.
+      // A resync on the same commit runs again (by default the operator skips a commit it ran). No
+      // `refresh`: a refresh fails the whole run once a namespace stops being served (403).
       continueResyncOnCommitMatch: true,
-      refresh: true,
       // Deleting the Stack object must never delete the teams' servers.
       destroyOnFinalize: false,
     };

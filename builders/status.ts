@@ -3,63 +3,12 @@
 // children (drift), and, read from the API server when the status is written, the Deployment's readiness
 // (providers/readiness.ts).
 import { CustomObject, Kind, KINDS, maskSpec, Problem } from "../model/objects";
+import { LiveReadiness, PendingCondition, StatusBody, StatusEntry, withReadiness } from "./conditions";
 import { MLFLOW_PORT } from "./trackingServer";
 
-/** The replica counts of a Deployment's status. */
-export interface ReplicaCounts {
-  replicas?: number;
-  updatedReplicas?: number;
-  readyReplicas?: number;
-  availableReplicas?: number;
-  unavailableReplicas?: number;
-}
+export * from "./conditions";
 
-/** The replica counts the status copies from the Deployment. */
-export const REPLICA_COUNTS = ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"] as const;
 
-/** The condition types the program writes. */
-export type ConditionType = "Ready" | "DriftCorrected";
-
-/** A condition before the writer stamps `lastTransitionTime` (kept while the status does not change). */
-export interface PendingCondition { type: ConditionType; status: "True" | "False" | "Unknown"; reason: string; message: string; observedGeneration?: number }
-
-/**
- * Conditions a status keeps from the one before when the new one does not have them: `DriftCorrected`
- * says what the last run that found drift put back, until a run finds drift again.
- */
-export const KEPT_CONDITIONS: readonly ConditionType[] = ["DriftCorrected"];
-
-export interface StatusBody extends ReplicaCounts {
-  observedGeneration?: number;
-  conditions: PendingCondition[];
-  problems: Problem[];
-  lastAppliedSpec?: Record<string, unknown>;
-  url?: string;
-  volume?: string;
-}
-
-/** Where a status goes: the custom resource's coordinates. `uid` pins the write to this very object. */
-export interface StatusTarget {
-  group: string;
-  version: string;
-  plural: string;
-  kind: Kind;
-  namespace: string;
-  name: string;
-  uid?: string;
-}
-
-/**
- * What the writer reads from the API server before it writes: the Deployment of that name in the
- * object's namespace. Its readiness replaces the entry's `Ready` condition; an EasyService also gets its
- * replica counts (the original controller's status was the Deployment's).
- */
-export interface LiveSource { deployment: string; copyCounts: boolean }
-
-export interface StatusEntry { target: StatusTarget; status: StatusBody; live?: LiveSource }
-
-/** What the API server said about an object's Deployment (and one of its pods), reduced to the status. */
-export interface LiveReadiness { ready: PendingCondition; counts?: ReplicaCounts }
 
 /** What the program found for one object. */
 export interface ObjectReport {
@@ -82,7 +31,12 @@ export function problemReason(problems: readonly Problem[]): string {
 }
 
 function notReady(report: ObjectReport): PendingCondition {
-  const keeping = report.applied === undefined ? "nothing is deployed until it is fixed" : "the children stay as the last valid spec made them";
+  // Nothing declared: a never valid object has no children; one whose last applied spec failed its own
+  // checks (model/reconcile.ts) keeps them in the cluster as they are.
+  const refusedFallback = report.problems.some((problem) => problem.path.startsWith("status.lastAppliedSpec"));
+  const keeping = report.applied !== undefined
+    ? "the children stay as the last valid spec made them"
+    : refusedFallback ? "the children stay in the cluster as they are, no longer updated, until it is fixed" : "nothing is deployed until it is fixed";
   const first = report.problems[0];
   const message = `${report.problems.length} problem(s), first ${first.path}: ${first.message}; ${keeping}`;
   return { type: "Ready", status: "False", reason: problemReason(report.problems), message, observedGeneration: report.generation };
@@ -124,15 +78,3 @@ export function statusEntry(report: ObjectReport, readiness?: LiveReadiness): St
   return readiness === undefined ? { ...entry, live } : { ...withReadiness({ ...entry, live }, readiness), live: undefined };
 }
 
-/** The entry's status with the Ready condition (and, for an EasyService, the replica counts) read from the cluster. */
-export function withReadiness(entry: StatusEntry, readiness: LiveReadiness): StatusEntry {
-  const observedGeneration = entry.status.observedGeneration;
-  const ready = { ...readiness.ready, ...(observedGeneration === undefined ? {} : { observedGeneration }) };
-  const status: StatusBody = { ...entry.status, conditions: entry.status.conditions.map((condition) => (condition.type === "Ready" ? ready : condition)) };
-  if (entry.live?.copyCounts && readiness.counts !== undefined) {
-    for (const key of REPLICA_COUNTS) {
-      if (readiness.counts[key] !== undefined) status[key] = readiness.counts[key];
-    }
-  }
-  return { ...entry, status };
-}

@@ -233,7 +233,8 @@ export function deployment(object: TrackingServer, options: TrackingServerOption
       // parameters are the API defaults, set here so that switching to Recreate removes them.
       strategy: persistent ? { type: "Recreate" } : { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } },
       selector: { matchLabels: selector(object) },
-      template: { metadata: { labels: labels(object) }, spec: { securityContext: POD_SECURITY, containers: [container], volumes: [data] } },
+      // MLflow never calls the Kubernetes API: no service-account token in the pod for the code to use.
+      template: { metadata: { labels: labels(object) }, spec: { automountServiceAccountToken: false, securityContext: POD_SECURITY, containers: [container], volumes: [data] } },
     },
   };
 }

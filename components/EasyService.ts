@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { buildEasyService } from "../builders/easyService";
 import { EasyServiceObject } from "../model/objects";
 import { Takeover } from "../providers/takeover";
-import { anchorOf, CustomResourceSource, declareRelease, declareTakeover, owned, ownerAfter, ownerOf, registerCustomResource, resourceName } from "./children";
+import { anchorOf, CustomResourceSource, marked, RECREATE_WHEN_GONE, declareRelease, declareTakeover, owned, ownerAfter, ownerOf, registerCustomResource, resourceName } from "./children";
 
 export interface EasyServiceArgs {
   /** The object to declare: valid, or the last applied spec (see `fallback`). */
@@ -32,11 +32,11 @@ export class EasyService extends pulumi.ComponentResource {
     const takeover = declareTakeover(object, source, this);
     this.customResource = registerCustomResource(object, source, fallback === true, this, takeover);
     this.anchor = anchorOf(object, source, this.customResource, this);
-    const childOptions = { parent: this, dependsOn: takeover ? [takeover] : [], deletedWith: this.anchor };
+    const childOptions = { ...RECREATE_WHEN_GONE, parent: this, dependsOn: takeover ? [takeover] : [], deletedWith: this.anchor };
 
     const owner = ownerAfter(ownerOf(object, source, this.customResource), takeover);
-    this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(children.deployment, owner), childOptions);
-    this.service = children.service && new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(children.service, owner), childOptions);
+    this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(marked(children.deployment, source), owner), childOptions);
+    this.service = children.service && new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(marked(children.service, source), owner), childOptions);
 
     const applied = this.service ? [this.deployment, this.service] : [this.deployment];
     // A take-over's marks leave the custom resource once the children are applied; a drift's hand-over has none.

@@ -6,7 +6,7 @@ import { buildTrackingServer, MLFLOW_PORT, TrackingServerOptions } from "../buil
 import { Manifest } from "../builders/meta";
 import { TrackingServerObject } from "../model/objects";
 import { Takeover } from "../providers/takeover";
-import { anchorOf, CustomResourceSource, declareRelease, declareTakeover, Owner, owned, ownerAfter, ownerOf, registerCustomResource, resourceName, secretArgs } from "./children";
+import { anchorOf, CustomResourceSource, marked, RECREATE_WHEN_GONE, declareRelease, declareTakeover, Owner, owned, ownerAfter, ownerOf, registerCustomResource, resourceName, secretArgs } from "./children";
 
 export interface TrackingServerArgs {
   /** The object to declare: valid, or the last applied spec (see `fallback`). */
@@ -15,6 +15,8 @@ export interface TrackingServerArgs {
   source: CustomResourceSource;
   /** `object` is the last applied spec, whose secret fields read `(secret)`: Secrets keep their values. */
   fallback?: boolean;
+  /** Names of Secrets gone from the cluster whose values are not known (fallback): not declared. */
+  lostSecrets?: readonly string[];
 }
 
 /**
@@ -33,7 +35,8 @@ export class TrackingServer extends pulumi.ComponentResource {
   public readonly anchor: pulumi.Resource;
   /** Present while the original controller's marks are on the custom resource (see components/children.ts). */
   public readonly takeover: { handover: Takeover; release: Takeover } | undefined;
-  public readonly credentials: k8s.core.v1.Secret;
+  /** Absent only while the object is declared from its last applied spec and the Secret is gone (its values are not known). */
+  public readonly credentials: k8s.core.v1.Secret | undefined;
   /** Present when `cert` and `key` are set. */
   public readonly tlsSecret: k8s.core.v1.Secret | undefined;
   /** Present when `volumeSize` is set. */
@@ -54,21 +57,25 @@ export class TrackingServer extends pulumi.ComponentResource {
     this.customResource = registerCustomResource(object, source, fallback, this, takeover);
     this.anchor = anchorOf(object, source, this.customResource, this);
     const after = (...resources: (pulumi.Resource | undefined)[]) => ({
+      ...RECREATE_WHEN_GONE,
       parent: this,
       dependsOn: [takeover, ...resources].filter((resource): resource is pulumi.Resource => resource !== undefined),
       deletedWith: this.anchor,
     });
+    const mark = (manifest: Manifest) => marked(manifest, source);
     // Declared from the last applied spec, whose secret fields read `(secret)`, the Secrets keep what they
     // hold: the provider's check turns `stringData` into `data`, so both are left as they are.
     const secretOptions = { ...after(), ignoreChanges: fallback ? ["stringData", "data"] : [] };
 
     const owner = ownerAfter(ownerOf(object, source, this.customResource), takeover);
-    this.credentials = new k8s.core.v1.Secret(resourceName(children.credentials), secretArgs(children.credentials, owner), secretOptions);
-    this.tlsSecret = children.tlsSecret && new k8s.core.v1.Secret(resourceName(children.tlsSecret), secretArgs(children.tlsSecret, owner), secretOptions);
-    this.volumeClaim = children.volumeClaim && volumeClaim(children.volumeClaim, object.spec.retainVolume === true, owner, after());
-    this.service = new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(children.service, owner), after());
-    this.ingress = children.ingress && new k8s.networking.v1.Ingress(resourceName(children.ingress), owned<k8s.networking.v1.IngressArgs>(children.ingress, owner), after(this.tlsSecret));
-    this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(children.deployment, owner), after(this.credentials, this.volumeClaim));
+    const secret = (manifest: Manifest | undefined) =>
+      manifest === undefined || args.lostSecrets?.includes(manifest.metadata.name) ? undefined : new k8s.core.v1.Secret(resourceName(manifest), secretArgs(mark(manifest), owner), secretOptions);
+    this.credentials = secret(children.credentials);
+    this.tlsSecret = secret(children.tlsSecret);
+    this.volumeClaim = children.volumeClaim && volumeClaim(mark(children.volumeClaim), object.spec.retainVolume === true, owner, after());
+    this.service = new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(mark(children.service), owner), after());
+    this.ingress = children.ingress && new k8s.networking.v1.Ingress(resourceName(children.ingress), owned<k8s.networking.v1.IngressArgs>(mark(children.ingress), owner), after(this.tlsSecret));
+    this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(mark(children.deployment), owner), after(this.credentials, this.volumeClaim));
     const { name: objectName, namespace } = object.metadata;
     this.url = object.spec.url ?? `http://${objectName}.${namespace}.svc:${MLFLOW_PORT}`;
 

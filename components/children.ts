@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { customResourceManifest, Manifest, ownerReference, OwnerReference } from "../builders/meta";
 import { OWNER_UID_ANNOTATION } from "../model/collisions";
 import { apiVersionOf, CustomObject, SECRET_FIELDS } from "../model/objects";
+import { Markers, RECREATED_ANNOTATION } from "../model/markers";
 import { FIELD_MANAGER, Handover, ORIGINAL_CHILDREN } from "../model/takeover";
 import { ObjectAnchor } from "../providers/anchor";
 import { Takeover, TakeoverObject } from "../providers/takeover";
@@ -16,9 +17,9 @@ export type CustomResourceSource =
    * The program creates the custom resource from a file (after the CRDs in `dependsOn`); `uid` is its
    * uid when the cluster already has it.
    */
-  | { create: true; dependsOn: pulumi.Input<pulumi.Resource>[]; uid: string | undefined; handover?: Handover; reclaim?: readonly Reclaim[] }
+  | { create: true; dependsOn: pulumi.Input<pulumi.Resource>[]; uid: string | undefined; handover?: Handover; reclaim?: readonly Reclaim[]; markers?: Markers }
   /** The custom resource already exists in the cluster (a user created it); `uid` is its uid. */
-  | { create: false; uid: string | undefined; handover?: Handover; reclaim?: readonly Reclaim[] };
+  | { create: false; uid: string | undefined; handover?: Handover; reclaim?: readonly Reclaim[]; markers?: Markers };
 
 /** A child someone updated by hand since the program last applied it (`Planned.reclaim`, model/reconcile.ts). */
 export interface Reclaim { kind: string; name: string }
@@ -169,6 +170,19 @@ export function owned<A>(manifest: Manifest, owner: Owner | undefined, reference
   const annotations = { ...withOwner.annotations, ...ownerUid, [PATCH_FIELD_MANAGER]: FIELD_MANAGER, [PATCH_FORCE]: "true", [SKIP_AWAIT]: "true" };
   return { ...manifest, metadata: { ...withOwner, annotations } } as A;
 }
+
+/** The child with the markers of what this run puts back (model/markers.ts), when the cluster was read. */
+export function marked(manifest: Manifest, source: CustomResourceSource): Manifest {
+  const markers = source.markers?.get(`${manifest.kind} ${manifest.metadata.name}`);
+  if (markers === undefined || Object.keys(markers).length === 0) return manifest;
+  return { ...manifest, metadata: { ...manifest.metadata, annotations: { ...manifest.metadata.annotations, ...markers } } };
+}
+
+/**
+ * Every child's options for a child that is gone from the cluster: a new `crdstack.io/recreated` makes
+ * Pulumi replace it, deleting what it holds (nothing is left to delete) before it creates it again.
+ */
+export const RECREATE_WHEN_GONE: pulumi.CustomResourceOptions = { replaceOnChanges: [`metadata.annotations["${RECREATED_ANNOTATION}"]`], deleteBeforeReplace: true };
 
 /**
  * The provider's annotation that names the field manager it applies as. One fixed name (instead of a

@@ -7,6 +7,8 @@ import { TrackingServerOptions } from "../builders/trackingServer";
 import { CustomObject, Kind } from "../model/objects";
 import { Planned } from "../model/reconcile";
 import { StatusEntries, StatusReport } from "../providers/status";
+import { Existing } from "../model/existing";
+import { Markers, markersOf, RECREATED_ANNOTATION } from "../model/markers";
 import { CustomResourceSource, declareRelease, declareTakeover } from "./children";
 import { CustomResourceDefinitions } from "./CustomResourceDefinitions";
 import { EasyService } from "./EasyService";
@@ -21,6 +23,8 @@ export interface PlatformOptions {
   tlsSecrets?: ReadonlySet<string>;
   /** Write each object's status (needs the custom resources to exist in a cluster). @default true */
   reportStatus?: boolean;
+  /** What the cluster holds (metadata), when it was read: which children are gone or edited by hand. */
+  existing?: Existing;
 }
 
 export interface Platform {
@@ -40,14 +44,32 @@ export function componentName(object: { metadata: { namespace: string; name: str
 function declareComponent(platform: Platform, item: Planned, object: CustomObject, options: PlatformOptions): TrackingServer | EasyService {
   const crds = platform.crds ? [platform.crds] : [];
   const { uid, handover, reclaim } = item;
-  const source: CustomResourceSource = options.createCustomResources ? { create: true, dependsOn: crds, uid, handover, reclaim } : { create: false, uid, handover, reclaim };
+  const markers = markersOf(object, options.existing, reclaim ?? [], RUN);
+  const source: CustomResourceSource = options.createCustomResources ? { create: true, dependsOn: crds, uid, handover, reclaim, markers } : { create: false, uid, handover, reclaim, markers };
   const name = componentName(object);
   if (object.kind === "EasyService") {
     return (platform.easyServices[name] = new EasyService(name, { object, source, fallback: item.fallback }));
   }
   const existingTlsSecret = options.tlsSecrets?.has(name) ?? false;
   const trackingServerOptions = { ...options.trackingServer, existingTlsSecret };
-  return (platform.trackingServers[name] = new TrackingServer(name, { object, options: trackingServerOptions, source, fallback: item.fallback }));
+  const lostSecrets = item.fallback ? goneSecrets(item, markers) : [];
+  return (platform.trackingServers[name] = new TrackingServer(name, { object, options: trackingServerOptions, source, fallback: item.fallback, lostSecrets }));
+}
+
+/** This run's value of a child's `crdstack.io/recreated` marker (model/markers.ts): any new value will do. */
+const RUN = new Date().toISOString();
+
+/**
+ * The Secrets of an object declared from its last applied spec that are gone from the cluster: their
+ * values are not known (the status keeps secret fields masked), so they are not made again, and the
+ * object gets a problem saying so (its pods cannot start until the spec is fixed, which makes them).
+ */
+function goneSecrets(item: Planned, markers: Markers | undefined): string[] {
+  const gone = [...(markers ?? new Map())].filter(([key, marker]) => key.startsWith("Secret ") && marker[RECREATED_ANNOTATION] === RUN).map(([key]) => key.slice("Secret ".length));
+  for (const secret of gone) {
+    item.problems.push({ path: "metadata.name", reason: "SecretLost", message: `the Secret ${secret} is gone and its values are not known while the spec has problems: fix the spec to make it again` });
+  }
+  return gone;
 }
 
 /**
@@ -88,7 +110,11 @@ export function declarePlatform(planned: readonly Planned[], options: PlatformOp
   };
   const statuses: pulumi.Output<StatusEntries>[] = [];
   for (const item of planned) {
-    const component = item.applied === undefined ? undefined : declareComponent(platform, item, item.applied, options);
+    // A custom resource being deleted (cluster source) declares nothing: its children, `deletedWith` its
+    // anchor, leave the stack's state untouched, and the garbage collector removes them with it. (Declared,
+    // a child already collected would be made again, in a namespace that may be terminating.)
+    const gone = item.deleting && !options.createCustomResources;
+    const component = item.applied === undefined || gone ? undefined : declareComponent(platform, item, item.applied, options);
     if (component === undefined) releaseMarks(item);
     // An object the files source never created has no custom resource to report on; one being deleted
     // keeps the status it has (its children stay as they are until the garbage collector removes them).

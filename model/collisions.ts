@@ -30,20 +30,22 @@ const isRetainedClaim = (child: ExistingObject) => child.kind === "PersistentVol
 
 /**
  * Whether an existing object is the custom resource's own child: its controller is the custom resource
- * (the program's children, and the original Go controllers' ones being taken over); or it carries the
- * custom resource's uid in `crdstack.io/owner-uid`; or it is a claim crdstack retained for this very object
- * (its last applied spec has a volume); or no controller owns it and a user annotated it
+ * (the program's children, and the original Go controllers' ones being taken over). Otherwise, only when
+ * no controller owns it (annotations are anyone's to write; a controller ownerReference names who holds
+ * the object): it carries the custom resource's uid in `crdstack.io/owner-uid`; or it is a claim crdstack
+ * retained for this very object (its last applied spec has a volume); or a user annotated it
  * `crdstack.io/adopt: "true"`.
  */
 export function isOwnChild(child: ExistingObject, owner: Owner): boolean {
   const controller = controllerOf(child);
-  if (owner.uid !== undefined && (controller?.uid === owner.uid || child.annotations[OWNER_UID_ANNOTATION] === owner.uid)) return true;
+  if (controller !== undefined) return owner.uid !== undefined && controller.uid === owner.uid;
+  if (owner.uid !== undefined && child.annotations[OWNER_UID_ANNOTATION] === owner.uid) return true;
   if (isRetainedClaim(child) && owner.lastAppliedSpec?.volumeSize !== undefined) return true;
-  return controller === undefined && child.annotations[ADOPT_ANNOTATION] === "true";
+  return child.annotations[ADOPT_ANNOTATION] === "true";
 }
 
 /** The spec field that makes a child: the one to change to do without it. */
-function fieldOf(object: CustomObject, child: Manifest): string {
+export function fieldOf(object: CustomObject, child: Manifest): string {
   if (object.kind !== "TrackingServer") return "metadata.name";
   if (child.kind === "PersistentVolumeClaim") return "spec.volumeSize";
   if (child.kind === "Ingress") return "spec.url";

@@ -1,9 +1,9 @@
 // Drift: what was changed by hand since the program last applied an object's children, read from the
-// children's metadata. The run puts it back (every run refreshes first, and children are applied with
+// children's metadata. The run puts it back (a marker on the child makes Pulumi re-create or apply it again, with
 // force); the object's status says what was put back.
 import { childrenOf } from "../builders/plan";
 import { CustomObject } from "./objects";
-import { Existing, ExistingManager, existingKey } from "./existing";
+import { Existing, ExistingManager, existingKey, ExistingObject } from "./existing";
 import { FIELD_MANAGER, isKubernetesComponent } from "./takeover";
 
 
@@ -18,6 +18,14 @@ function childKeys(object: CustomObject): string[] {
   } catch {
     return [];
   }
+}
+
+/** The updates of an object by hand (see `byHand`) since the program last applied it; none when it never did. */
+export function handEdits(found: ExistingObject): ExistingManager[] {
+  const applies = found.managedFields.filter((entry) => entry.manager === FIELD_MANAGER && entry.operation === "Apply").map((entry) => entry.time ?? "");
+  if (applies.length === 0) return [];
+  const lastApply = applies.sort().pop()!;
+  return found.managedFields.filter((entry) => byHand(entry) && (entry.time ?? "") > lastApply);
 }
 
 /** One child changed by hand: deleted, or updated by these managers after the program's last apply. */
@@ -43,10 +51,7 @@ export function driftedChildren(last: CustomObject, existing: Existing, next: Cu
     const [namespace, name] = place.split("/");
     const found = existing.get(where);
     if (found === undefined) return [{ kind, namespace, name, where, deleted: true, managers: [] }];
-    const applies = found.managedFields.filter((entry) => entry.manager === FIELD_MANAGER && entry.operation === "Apply").map((entry) => entry.time ?? "");
-    if (applies.length === 0) return [];
-    const lastApply = applies.sort().pop()!;
-    const managers = [...new Set(found.managedFields.filter((entry) => byHand(entry) && (entry.time ?? "") > lastApply).map((entry) => entry.manager!))];
+    const managers = [...new Set(handEdits(found).map((entry) => entry.manager!))];
     return managers.length === 0 ? [] : [{ kind, namespace, name, where, deleted: false, managers }];
   });
 }

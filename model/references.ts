@@ -19,8 +19,13 @@ export interface Reference {
   name: string;
   /** The field that names it. */
   path: string;
-  /** A missing object is no problem (`optional: true`, or a TLS Secret the Ingress uses only when it exists). */
+  /**
+   * The spec marks the reference `optional: true`. A missing object is a problem all the same: the check
+   * is made when the spec is applied, and pods would read an object of that name made later, label or not.
+   */
   optional: boolean;
+  /** The object is used only if it exists when the program runs (the TLS Secret of an Ingress), so a missing one is no problem. */
+  ifExists?: boolean;
   /** What the object is for, in messages. */
   use: string;
 }
@@ -34,7 +39,7 @@ export function referencesOf(object: CustomObject): Reference[] {
     const { s3CredentialsSecret, url, cert } = object.spec;
     const references: Reference[] = [];
     if (s3CredentialsSecret !== undefined) references.push({ kind: "Secret", name: s3CredentialsSecret, path: "spec.s3CredentialsSecret", optional: false, use: "the S3 keys" });
-    if (url !== undefined && cert === undefined) references.push({ kind: "Secret", name: object.metadata.name, path: "spec.url", optional: true, use: "the Ingress's TLS certificate" });
+    if (url !== undefined && cert === undefined) references.push({ kind: "Secret", name: object.metadata.name, path: "spec.url", optional: false, ifExists: true, use: "the Ingress's TLS certificate" });
     return references;
   }
   return (object.spec.envs ?? []).flatMap((env, i): Reference[] => {
@@ -55,12 +60,11 @@ export function referenceProblems(object: CustomObject, existing: Existing): Pro
     if (kind === "Secret" && own.has(name)) return [];
     const where = existingKey(kind, namespace, name);
     const found = existing.get(where);
-    const tls = path === "spec.url";
     // The Ingress uses a TLS Secret made elsewhere (e.g. by cert-manager); crdstack's own come and go with cert and key.
-    if (tls && (found?.type !== "kubernetes.io/tls" || found.labels["app.kubernetes.io/managed-by"] === MANAGED_BY)) return [];
+    if (reference.ifExists && (found?.type !== "kubernetes.io/tls" || found.labels["app.kubernetes.io/managed-by"] === MANAGED_BY)) return [];
     if (found === undefined) {
-      if (reference.optional) return [];
-      return [{ path, message: `${where} does not exist: create it for ${reference.use}, or name another one${path.startsWith("spec.envs") ? ", or mark the reference optional: true" : ""}`, reason: NOT_FOUND }];
+      const optional = reference.optional ? ` (optional: true does not exempt it: pods would read a ${kind} of that name made later, whether it allows specs to name it or not)` : "";
+      return [{ path, message: `${where} does not exist: create it with the label ${REFERABLE_LABEL}: "true" for ${reference.use}, or name another one${optional}`, reason: NOT_FOUND }];
     }
     if (found.labels[REFERABLE_LABEL] === "true") return [];
     const command = `kubectl label ${kind.toLowerCase()} ${name} -n ${namespace} ${REFERABLE_LABEL}=true`;

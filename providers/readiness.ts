@@ -3,7 +3,7 @@
 // and when it diffs, so a status says what runs, not what Pulumi's state recorded at the last apply.
 //
 // Called from a dynamic provider: see providers/status.ts for what that asks of this module.
-import type { LiveReadiness, PendingCondition, ReplicaCounts } from "../builders/status";
+import type { LiveReadiness, PendingCondition, ReplicaCounts } from "../builders/conditions";
 
 /** The fields of a Deployment the readiness depends on (apps/v1). */
 export interface DeploymentView {

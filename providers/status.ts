@@ -14,7 +14,7 @@
 // module-level functions they call are plain functions that the serializer captures.
 import * as pulumi from "@pulumi/pulumi";
 import type { CustomObjectsApi } from "@kubernetes/client-node";
-import { KEPT_CONDITIONS, LiveReadiness, StatusEntry, withReadiness } from "../builders/status";
+import { KEPT_CONDITIONS, LiveReadiness, StatusEntry, withReadiness } from "../builders/conditions";
 import { defaultLiveApi, LiveApi, readReadiness } from "./readiness";
 
 /** The entries by `<Kind>/<namespace>/<name>`. */

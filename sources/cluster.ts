@@ -1,6 +1,6 @@
 // What the program reads from the cluster: the custom resources (the `cluster` source), the status the
 // program wrote on them before (the last applied spec), the metadata of the objects its children and
-// references could meet (model/existing.ts), and what the API server says of a Service (dry run).
+// references could meet (model/existing.ts), and what the API server says of applying a child (dry run).
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as os from "node:os";
@@ -27,6 +27,8 @@ export interface ClusterState {
   tlsSecrets: Set<string>;
   /** The Secrets, ConfigMaps, Services, claims, Deployments and Ingresses of the namespaces read, by metadata. */
   existing: Map<string, ExistingObject>;
+  /** Served namespaces where the program may read nothing (403): left out of the run. */
+  forbidden?: string[];
 }
 
 /** client-node, loaded only when the cluster is read: it is large, and most runs under mocks never need it. */
@@ -163,20 +165,33 @@ async function whenReady<T>(request: () => Promise<T>, attempts = 10): Promise<T
  */
 export async function readCluster(config: k8s.KubeConfig, namespaces: readonly string[], missingKindsEmpty = false): Promise<ClusterState> {
   const custom = config.makeApiClient(client().CustomObjectsApi);
-  const scopes = namespaces.length === 0 ? [undefined] : [...namespaces];
   const objects: ListedObject[] = [];
-  for (const namespace of scopes) {
-    for (const kind of Object.keys(KINDS) as Kind[]) {
-      const { group, version, plural } = KINDS[kind];
-      const list = await whenReady(() => namespace === undefined
-        ? custom.listClusterCustomObject({ group, version, plural })
-        : custom.listNamespacedCustomObject({ group, version, plural, namespace })
-      ).catch((error: { code?: number }) => {
-        if (error.code === 404 && missingKindsEmpty) return { items: [] };
-        throw error;
-      }) as { items: Record<string, any>[] };
-      objects.push(...list.items.map((raw) => ({ kind, raw })));
+  const scopes: (string | undefined)[] = [];
+  const forbidden: string[] = [];
+  for (const namespace of namespaces.length === 0 ? [undefined] : namespaces) {
+    const found: ListedObject[] = [];
+    try {
+      for (const kind of Object.keys(KINDS) as Kind[]) {
+        const { group, version, plural } = KINDS[kind];
+        const list = await whenReady(() => namespace === undefined
+          ? custom.listClusterCustomObject({ group, version, plural })
+          : custom.listNamespacedCustomObject({ group, version, plural, namespace })
+        ).catch((error: { code?: number }) => {
+          if (error.code === 404 && missingKindsEmpty) return { items: [] };
+          throw error;
+        }) as { items: Record<string, any>[] };
+        found.push(...list.items.map((raw) => ({ kind, raw })));
+      }
+    } catch (error) {
+      // A served namespace where the program may read nothing any more: deleted (its RoleBinding went
+      // with it), or taken out of the stack by the bootstrap. Its objects leave this run, which deletes
+      // none of their children (they are `deletedWith` an anchor: components/children.ts).
+      if (namespace === undefined || (error as { code?: number }).code !== 403) throw error;
+      forbidden.push(namespace);
+      continue;
     }
+    objects.push(...found);
+    scopes.push(namespace);
   }
   const lists = scopes.flatMap((namespace) => LISTED_KINDS.map(({ kind }) => ({ kind, namespace })));
   const listed = (await eachLimited(lists, PARALLEL_REQUESTS, ({ kind, namespace }) => listExisting(config, kind, namespace))).flat();
@@ -184,34 +199,62 @@ export async function readCluster(config: k8s.KubeConfig, namespaces: readonly s
   const tlsSecrets = new Set(listed
     .filter((object) => object.kind === "Secret" && object.type === "kubernetes.io/tls" && object.labels["app.kubernetes.io/managed-by"] !== MANAGED_BY)
     .map((object) => `${object.namespace}/${object.name}`));
-  return { objects: objects.sort(byCreation), tlsSecrets, existing: indexExisting(listed) };
+  return { objects: objects.sort(byCreation), tlsSecrets, existing: indexExisting(listed), forbidden };
+}
+
+/** How long a dry run may take: an admission webhook may take up to 30 s, and then the apply will tell. */
+const DRY_RUN_TIMEOUT_MS = 35_000;
+
+/** The API path of a namespaced object: `/api/v1/...` for the core group, `/apis/<group>/<version>/...` otherwise. */
+function objectPath(manifest: Manifest): string {
+  const { namespace, name } = manifest.metadata;
+  const plural = LISTED_KINDS.find((listed) => listed.kind === manifest.kind)?.plural ?? `${manifest.kind.toLowerCase()}s`;
+  const base = manifest.apiVersion.includes("/") ? `/apis/${manifest.apiVersion}` : `/api/${manifest.apiVersion}`;
+  return `${base}/namespaces/${namespace}/${plural}/${name}`;
 }
 
 /**
- * What the API server says of applying `manifest` (a namespaced core object such as a Service) as the
- * program would: a server-side dry run, so nothing is stored or allocated. The message of a refusal (any
- * 4xx), undefined when it would be accepted; other failures are thrown.
+ * What the API server says of applying `manifest` (a namespaced object, e.g. a child) as the program
+ * would: a server-side dry run, so nothing is stored or allocated, and admission (quotas, webhooks,
+ * policies) runs as for a real apply. The message of a refusal (a 4xx other than 429), undefined when it
+ * would be accepted; other failures (5xx, 429, no answer within 35 s) are thrown.
  */
 export async function dryRunApply(config: k8s.KubeConfig, manifest: Manifest): Promise<string | undefined> {
-  const { namespace, name } = manifest.metadata;
-  const plural = `${manifest.kind.toLowerCase()}s`;
-  const apiPath = `/api/${manifest.apiVersion}/namespaces/${namespace}/${plural}/${name}?dryRun=All&fieldManager=${FIELD_MANAGER}&force=true`;
+  const apiPath = `${objectPath(manifest)}?dryRun=All&fieldManager=${FIELD_MANAGER}&force=true`;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`PATCH ${apiPath}: no answer within ${DRY_RUN_TIMEOUT_MS / 1000} s`)), DRY_RUN_TIMEOUT_MS);
+    timer.unref();
+  });
   try {
-    await requestJson(config, apiPath, { method: "PATCH", body: manifest, contentType: "application/apply-patch+yaml" });
+    await Promise.race([requestJson(config, apiPath, { method: "PATCH", body: manifest, contentType: "application/apply-patch+yaml" }), timeout]);
     return undefined;
   } catch (error) {
-    if (!(error instanceof ApiError) || error.code < 400 || error.code >= 500) throw error;
+    if (!(error instanceof ApiError) || error.code < 400 || error.code >= 500 || error.code === 429) throw error;
     try {
       return String((JSON.parse(error.body) as { message?: unknown }).message ?? error.body);
     } catch {
       return error.body;
     }
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-/** `dryRunApply` of every manifest, a few at a time: the refusals' messages, in order. */
-export function dryRunAll(config: k8s.KubeConfig, manifests: readonly Manifest[]): Promise<(string | undefined)[]> {
-  return eachLimited(manifests, PARALLEL_REQUESTS, (manifest) => dryRunApply(config, manifest));
+/** What a dry run answered: a refusal's message, or the failure that left the question open. */
+export interface DryRunAnswer {
+  refused?: string;
+  failed?: string;
+}
+
+/** `dryRunApply` of every manifest, a few at a time, in order; one failure does not stop the others. */
+export function dryRunAll(config: k8s.KubeConfig, manifests: readonly Manifest[]): Promise<DryRunAnswer[]> {
+  return eachLimited(manifests, PARALLEL_REQUESTS, (manifest) =>
+    dryRunApply(config, manifest).then(
+      (refused): DryRunAnswer => (refused === undefined ? {} : { refused }),
+      (error: Error): DryRunAnswer => ({ failed: error.message }),
+    ),
+  );
 }
 
 function lastAppliedSpec(raw: Record<string, any>): Record<string, unknown> | undefined {

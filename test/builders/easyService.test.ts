@@ -65,6 +65,12 @@ describe("EasyService", () => {
       assert.deepEqual(pod.containers[0].securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
     });
 
+    test("the pod gets no service-account token, with or without runAsUser", () => {
+      for (const spec of [{ size: 1, image: "nginx:1.7.9" }, { size: 1, image: "nginxinc/nginx-unprivileged:1.27", runAsUser: 101 }]) {
+        assert.equal(podSpec(buildEasyService(easyService(spec))).automountServiceAccountToken, false, JSON.stringify(spec));
+      }
+    });
+
     test("runAsUser is a user id other than root's", () => {
       const problems = (runAsUser: unknown) => {
         const parsed = parseObject({ apiVersion: "app.kubebuilder.io/v1", kind: "EasyService", metadata: { name: "web", namespace: "team-a" }, spec: { size: 1, image: "nginx", runAsUser } });

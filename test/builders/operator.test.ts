@@ -9,25 +9,32 @@ const operator = (raw: Record<string, unknown> = {}) => OperatorConfig.parse({ r
 const parse = (raw: Record<string, unknown>) => parseStackConfig({ operator: { repo: "https://x.example.com/r.git", ...raw } });
 
 describe("Stack objects", () => {
-  test("defaults: one Stack for its namespaces, running the cluster source, re-run by each resync with a refresh, never destroying on delete", () => {
+  test("defaults: one Stack for its namespaces, running the cluster source, re-run by each resync without a refresh, continuing past a failed child, never destroying on delete", () => {
     const [stack] = stacks(operator());
     assert.deepEqual(stack.spec, {
       stack: "cluster",
       projectRepo: "https://github.com/example-org/crdstack.git",
       branch: "main",
       serviceAccountName: "crdstack-workspace",
-      envRefs: {},
+      envRefs: { PULUMI_CONTINUE_ON_ERROR: { type: "Literal", literal: { value: "true" } } },
       config: { "crdstack:source": "cluster", "crdstack:installCrds": "false", "crdstack:namespaces": ["team-a"] },
       resyncFrequencySeconds: 300,
       continueResyncOnCommitMatch: true,
-      refresh: true,
       destroyOnFinalize: false,
     });
   });
 
   test("secrets reach the workspace through envRefs to Secrets", () => {
     const [stack] = stacks(operator({ env: { PULUMI_ACCESS_TOKEN: { secret: "pulumi", key: "token" } } }));
-    assert.deepEqual((stack.spec as any).envRefs, { PULUMI_ACCESS_TOKEN: { type: "Secret", secret: { name: "pulumi", key: "token" } } });
+    assert.deepEqual((stack.spec as any).envRefs, {
+      PULUMI_CONTINUE_ON_ERROR: { type: "Literal", literal: { value: "true" } },
+      PULUMI_ACCESS_TOKEN: { type: "Secret", secret: { name: "pulumi", key: "token" } },
+    });
+  });
+
+  test("a user's own PULUMI_CONTINUE_ON_ERROR is kept, not overridden", () => {
+    const [stack] = stacks(operator({ env: { PULUMI_CONTINUE_ON_ERROR: { secret: "settings", key: "continue" } } }));
+    assert.deepEqual((stack.spec as any).envRefs, { PULUMI_CONTINUE_ON_ERROR: { type: "Secret", secret: { name: "settings", key: "continue" } } });
   });
 
   test("Stack names stay within the operator's limit of 42 characters (its CEL rule)", () => {

@@ -78,6 +78,12 @@ describe("TrackingServer defaults", () => {
     assert.deepEqual(container(children).env.find((e: any) => e.name === "HOME"), { name: "HOME", value: "/tmp" });
   });
 
+  test("the pod gets no service-account token: MLflow never calls the Kubernetes API", () => {
+    assert.equal((children.deployment.spec as any).template.spec.automountServiceAccountToken, false);
+    const full = buildTrackingServer(trackingServer({ volumeSize: "1Gi", url: "https://mlflow.example.com/team" }), options);
+    assert.equal((full.deployment.spec as any).template.spec.automountServiceAccountToken, false);
+  });
+
   test("probes hit /health with a Host header MLflow allows", () => {
     const probe = container(children).readinessProbe.httpGet;
     assert.deepEqual(probe, { path: "/health", port: "server", httpHeaders: [{ name: "Host", value: "localhost" }] });

@@ -13,7 +13,7 @@ import { REFERABLE_LABEL } from "../../model/references";
 import { clusterCandidates, readCluster, requestJson } from "../../sources/cluster";
 import { planAgainstCluster } from "../../sources/plan";
 import { PEM } from "../helpers";
-import { apply, Cluster, create, eventually, freshNamespace, installCrds, KubeObject, readObject, useCluster } from "./cluster";
+import { apply, Cluster, create, eventually, freshNamespace, installCrds, KubeObject, pathOf, readObject, useCluster } from "./cluster";
 import { installStackCrd, operatorConfig, serviceAccountToken } from "./operatorSetup";
 
 const OPS = "atk-ops";
@@ -154,7 +154,7 @@ describe("a tenant who may create custom resources (not pods or Secrets), throug
     const config = new k8s.KubeConfig();
     config.loadFromClusterAndUser({ name: "test", server: c.server, skipTLSVerify: true }, { name: "workspace", token });
     const state = await eventually("the workspace's read of its namespace", () => readCluster(config, [SERVED]));
-    const { planned } = await planAgainstCluster([...clusterCandidates(state), ...extra], [SERVED], state, config, () => {});
+    const { planned } = await planAgainstCluster([...clusterCandidates(state), ...extra], { namespaces: [SERVED] }, state, config, () => {});
     return new Map(planned.map((item) => [`${item.ref.kind} ${item.ref.namespace}/${item.ref.name}`, item]));
   }
 
@@ -196,5 +196,20 @@ describe("a tenant who may create custom resources (not pods or Secrets), throug
     assert.deepEqual(fromFile.problems.map((p) => [p.path, p.reason]), [["metadata.namespace", "OutsideNamespaces"]]);
     const workspace = await as("crdstack-workspace");
     assert.equal(await statusOf(() => workspace("POST", `/apis/apps/v1/namespaces/${UNSERVED}/deployments`, deployment(UNSERVED, "elsewhere"))), 403);
+  });
+
+  test("a forged status.lastAppliedSpec naming a Secret not labelled referable, behind an invalid current spec, declares nothing", async () => {
+    // A problem the CRD cannot refuse at admission (CEL cannot check extended resources), so the program falls back.
+    const forger = await create(c, es("forger", { resources: { requests: { "nvidia.com/gpu": 1 } } }));
+    const forged = { size: 1, image: "nginx:1.27", envs: [{ name: "LOOT", valueFrom: { secretKeyRef: { name: "loot", key: "password", optional: true } } }] };
+    await c.request("PATCH", `${pathOf(forger)}/status`, { status: { lastAppliedSpec: forged } }, "application/merge-patch+json");
+    assert.deepEqual((await readObject(c, forger))!.status.lastAppliedSpec, forged, "the API server keeps what the status writer wrote");
+    const item = (await planAsWorkspace()).get(`EasyService ${SERVED}/forger`)!;
+    assert.equal(item.applied, undefined, "nothing is declared for it");
+    assert.equal(item.fallback, false);
+    assert.deepEqual(item.problems.map((p) => [p.path, p.reason]), [
+      ['spec.resources.requests["nvidia.com/gpu"]', undefined],
+      ["status.lastAppliedSpec.envs[0].valueFrom.secretKeyRef.name", "NotReferable"],
+    ]);
   });
 });

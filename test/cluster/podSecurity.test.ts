@@ -27,20 +27,26 @@ before(async () => {
 });
 
 /**
- * Creates a Pod from a Deployment's pod template in `namespace`, with a dry run: undefined when admitted,
- * else the API server's message, which names each check the pod fails.
+ * Creates a Pod from a Deployment's pod template in `namespace`, with a dry run: the pod as admission left
+ * it, or the API server's refusal message, which names each check the pod fails.
  */
-async function refusal(namespace: string, deployment: Manifest): Promise<string | undefined> {
+async function dryRun(namespace: string, deployment: Manifest): Promise<{ pod: any } | { refused: string }> {
   const template = (deployment.spec as any).template;
   const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: deployment.metadata.name, namespace, labels: template.metadata.labels }, spec: template.spec };
   try {
     const admitted = await c.request("POST", `/api/v1/namespaces/${namespace}/pods?dryRun=All`, pod);
     assert.equal(admitted.metadata.name, deployment.metadata.name);
-    return undefined;
+    return { pod: admitted };
   } catch (error) {
     if (statusOf(error) !== 403) throw error;
-    return JSON.parse((error as ApiError).body).message as string;
+    return { refused: JSON.parse((error as ApiError).body).message as string };
   }
+}
+
+/** Undefined when the pod is admitted, else the API server's message. */
+async function refusal(namespace: string, deployment: Manifest): Promise<string | undefined> {
+  const result = await dryRun(namespace, deployment);
+  return "refused" in result ? result.refused : undefined;
 }
 
 /** The Deployment as it was rendered before the security settings: none at the pod or its containers. */
@@ -149,4 +155,44 @@ describe("the watcher's pod under the restricted Pod Security Standard", () => {
     assert.equal(await refusal(RESTRICTED, deployment), undefined);
     assert.deepEqual(named(await refusal(RESTRICTED, withoutSecurity(deployment))), Object.keys(CHECKS));
   });
+});
+
+
+describe("the children's pods get no service-account token", () => {
+  // The ServiceAccount admission plugin gives a pod that does not opt out a projected volume
+  // `kube-api-access-<random>` with the token of its service account (here the namespace's `default`),
+  // mounted in each container at this path.
+  // https://kubernetes.io/docs/reference/access-authn-authz/service-accounts-admin/#serviceaccount-admission-controller
+  const TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";
+  const kinds = {
+    TrackingServer: () => buildTrackingServer(trackingServer({}, "mlflow-token"), { defaultImage: DEFAULT_MLFLOW_IMAGE }).deployment,
+    EasyService: () => buildEasyService(easyService({ size: 1, image: "nginx:1.7.9", ports: [{ port: 80 }] }, "web-token")).deployment,
+  };
+
+  /** The pod's token volumes and the containers' mounts of the token path, as `volume` and `container:path`. */
+  async function tokens(deployment: Manifest) {
+    // Both kinds' pods are admitted where baseline is enforced (see above).
+    const result = await dryRun(BASELINE, deployment);
+    assert.ok("pod" in result, "refused" in result ? result.refused : "");
+    const { pod } = result;
+    assert.equal(pod.spec.serviceAccountName, "default");
+    const volumes = (pod.spec.volumes ?? [])
+      .filter((volume: any) => volume.projected?.sources?.some((source: any) => source.serviceAccountToken !== undefined))
+      .map((volume: any) => volume.name as string);
+    const mounts = pod.spec.containers.flatMap((container: any) =>
+      (container.volumeMounts ?? []).filter((mount: any) => mount.mountPath === TOKEN_PATH).map((mount: any) => `${container.name}:${mount.name}`));
+    return { volumes, mounts };
+  }
+
+  for (const [kind, render] of Object.entries(kinds)) {
+    test(`${kind}: the pod comes back from admission without a token volume; rendered as before, it gets one`, async () => {
+      assert.deepEqual(await tokens(render()), { volumes: [], mounts: [] });
+      const before = structuredClone(render()) as any;
+      delete before.spec.template.spec.automountServiceAccountToken;
+      const { volumes, mounts } = await tokens(before);
+      assert.equal(volumes.length, 1, JSON.stringify(volumes));
+      assert.match(volumes[0], /^kube-api-access-[a-z0-9]+$/);
+      assert.deepEqual(mounts, [`${before.spec.template.spec.containers[0].name}:${volumes[0]}`]);
+    });
+  }
 });

@@ -114,6 +114,11 @@ describe("cluster source", () => {
   });
 
   test("the database volume survives a change that would replace it, and the Secrets keep their values", async () => {
+    // Under mocks nothing was applied: the Secrets are made as the first run would have made them (a
+    // Secret gone while its object is declared from its last applied spec is not made again).
+    const owner = await readObject(c, ts("data", dataSpec));
+    const ownerReferences = [{ apiVersion: "experiment.aiscope/v1alpha2", kind: "TrackingServer", name: "data", uid: owner!.metadata.uid, controller: true }];
+    for (const name of ["data-credentials", "data"]) await create(c, { apiVersion: "v1", kind: "Secret", metadata: { name, namespace, ownerReferences }, stringData: { applied: "before" } });
     await edit(ts("data", { ...dataSpec, storageClassName: "premium" }));
     const third = await runProgram();
     assert.ok(third.problems.some((line) => line.includes(`TrackingServer ${namespace}/data: spec.storageClassName: "premium" cannot replace "standard"`)), third.problems.join("\n"));

@@ -6,7 +6,8 @@ import * as k8s from "@kubernetes/client-node";
 import { after, before, describe, test } from "node:test";
 import { crdManifests } from "../../model/crd";
 import { LISTED_KINDS } from "../../model/existing";
-import { nodePortCheck, refusalProblem } from "../../model/nodePorts";
+import { buildEasyService } from "../../builders/easyService";
+import { refusalProblem } from "../../model/dryRun";
 import { REFERABLE_LABEL, referenceProblems } from "../../model/references";
 import { dryRunApply, readCluster } from "../../sources/cluster";
 import { easyService } from "../helpers";
@@ -114,14 +115,14 @@ describe("NodePorts, which only the API server knows cluster-wide", () => {
   test("a dry run of a Service asking for a NodePort held in another namespace is refused with the server's message; a free one passes, and nothing is stored", async () => {
     await create(c, nodePortService(two, "holder", 30555));
     const taker = easyService({ size: 1, image: "nginx", ports: [{ name: "http", port: 80 }, { name: "admin", port: 81, nodePort: 30555 }] }, "taker", one);
-    const check = nodePortCheck(taker, {}, new Map())!;
-    const message = await dryRunApply(c.config, check.service);
+    const service = buildEasyService(taker).service!;
+    const message = await dryRunApply(c.config, service);
     assert.ok(message !== undefined, "refused");
     assert.match(message, /provided port is already allocated/);
-    assert.equal(refusalProblem(check, message).path, "spec.ports[1].nodePort");
+    assert.deepEqual(refusalProblem(taker, service, message).path, "spec.ports[1].nodePort");
 
     const free = easyService({ size: 1, image: "nginx", ports: [{ port: 80, nodePort: 30556 }] }, "free", one);
-    assert.equal(await dryRunApply(c.config, nodePortCheck(free, {}, new Map())!.service), undefined);
+    assert.equal(await dryRunApply(c.config, buildEasyService(free).service!), undefined);
     assert.equal(await readObject(c, { apiVersion: "v1", kind: "Service", metadata: { name: "free", namespace: one } }), undefined, "a dry run stores nothing");
     await create(c, nodePortService(two, "later", 30556));
   });

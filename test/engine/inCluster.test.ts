@@ -5,15 +5,16 @@
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, test } from "node:test";
-import { stacks, workspaceRbac } from "../../builders/operator";
+import { stacks, watcher as watcherManifests, watcherConfig, workspaceRbac } from "../../builders/operator";
 import { crdManifests } from "../../model/crd";
 import { apply, Cluster, create, eventually, installCrds, KubeObject, readObject, remove, useCluster } from "../cluster/cluster";
-import { deployWatcher, installStackCrd, operatorConfig, RunningWatcher } from "../cluster/operatorSetup";
+import { deployWatcher, installStackCrd, operatorConfig, RunningWatcher, serviceAccountDir, serviceAccountToken, startWatcher } from "../cluster/operatorSetup";
 import { OperatorLoop } from "./operatorLoop";
 
 const OPS = "loop-ops";
 const TEAM_A = "loop-a";
 const TEAM_B = "loop-b";
+const TEAM_C = "loop-c";
 
 let c: Cluster;
 let watcher: RunningWatcher;
@@ -50,8 +51,8 @@ before(async () => {
   // What the bootstrap stack does as a cluster admin: CRDs, the operator's Stack CRD, namespaces, RBAC.
   await installCrds(c, crdManifests() as KubeObject[]);
   await installStackCrd(c);
-  for (const name of [TEAM_A, TEAM_B]) await create(c, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
-  const operator = operatorConfig({ namespace: OPS, namespaces: [TEAM_A, TEAM_B], watcher: { debounceMs: 100 } });
+  for (const name of [TEAM_A, TEAM_B, TEAM_C]) await create(c, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  const operator = operatorConfig({ namespace: OPS, namespaces: [TEAM_A, TEAM_B, TEAM_C], watcher: { debounceMs: 100 } });
   const stackObjects = stacks(operator) as KubeObject[];
   watcher = await deployWatcher(c, operator, stackObjects);
   for (const manifest of workspaceRbac(operator)) await apply(c, manifest as KubeObject);
@@ -162,5 +163,41 @@ describe("in the cluster: the operator's loop with the real watcher and the work
     await explained(() => eventually("held's Deployment collected", async () => ((await deployment(TEAM_A, "held")) === undefined ? true : undefined), 60_000));
     await loop.idle();
     assert.deepEqual(loop.failures(), []);
+  });
+  test("a served namespace deleted: the runs go on for the others, and nothing of it is deleted by the program", async () => {
+    await create(c, es(TEAM_C, "short-lived"));
+    await waitReady(es(TEAM_C, "short-lived"), "True");
+    await loop.idle();
+    const before = loop.runs.length;
+    // The namespace goes with everything in it, the workspace's and the watcher's RoleBindings too.
+    await remove(c, { apiVersion: "v1", kind: "Namespace", metadata: { name: TEAM_C } });
+    await explained(() => eventually(`namespace ${TEAM_C} gone`, async () => ((await readObject(c, { apiVersion: "v1", kind: "Namespace", metadata: { name: TEAM_C } })) === undefined ? true : undefined), 90_000));
+    await c.request("PATCH", `/apis/app.kubebuilder.io/v1/namespaces/${TEAM_B}/easyservices/web`, { spec: { size: 3 } }, "application/merge-patch+json");
+    await explained(() => eventually("web scaled to 3", async () => ((await deployment(TEAM_B, "web"))?.spec.replicas === 3 ? true : undefined), 60_000));
+    await loop.idle();
+    assert.ok(loop.runs.length > before);
+    assert.deepEqual(loop.failures(), []);
+  });
+
+  test("a namespace leaves the stack (the bootstrap removes its RoleBindings and the Stack's config names it no more): no failed run, and its objects are left as they are", async () => {
+    const web = (await deployment(TEAM_B, "web"))!;
+    const leaving = operatorConfig({ namespace: OPS, namespaces: [TEAM_A], watcher: { debounceMs: 100 } });
+    // What the bootstrap stack's next run does: the RoleBindings of the namespace go, the Stack's config
+    // and the watcher's change (the operator then replaces the workspace pod, Kubernetes the watcher's).
+    for (const name of ["crdstack-workspace", "crdstack-watcher"]) await remove(c, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name, namespace: TEAM_B } });
+    for (const stack of stacks(leaving)) await apply(c, stack as KubeObject);
+    await watcher.stop();
+    for (const manifest of watcherManifests(leaving).filter((m) => m.kind !== "Deployment")) await apply(c, manifest as KubeObject);
+    watcher = startWatcher(c, watcherConfig(leaving), serviceAccountDir(c, await serviceAccountToken(c, OPS, "crdstack-watcher")));
+    await watcher.waitFor(/ ready: /);
+    await loop.reload();
+    const before = loop.runs.length;
+    await loop.waitForRun(before);
+    await loop.idle();
+    assert.deepEqual(loop.failures(), []);
+    const after = await deployment(TEAM_B, "web");
+    assert.equal(after?.metadata.uid, web.metadata.uid, "the Deployment of the namespace that left is still there");
+    assert.equal(after?.metadata.generation, web.metadata.generation);
+    assert.doesNotMatch(await loop.stack.exportState(), new RegExp(`${TEAM_B}/web`), "the stack holds it no more");
   });
 });

@@ -104,11 +104,15 @@ function stackConfig(spec: Record<string, any>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(spec.config ?? {}).map(([key, value]) => [key.replace(/^crdstack:/, ""), value]));
 }
 
-/** The Stack's `envRefs` (Secrets in its namespace), read as the operator reads them. */
+/** The Stack's `envRefs` (literals, and Secrets in its namespace), read as the operator reads them. */
 async function stackEnv(c: Cluster, stack: KubeObject): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
   for (const [name, ref] of Object.entries<any>(stack.spec.envRefs ?? {})) {
-    if (ref.type !== "Secret") throw new Error(`envRefs.${name}: only Secret references are played here`);
+    if (ref.type === "Literal") {
+      env[name] = String(ref.literal?.value ?? "");
+      continue;
+    }
+    if (ref.type !== "Secret") throw new Error(`envRefs.${name}: only Secret and Literal references are played here`);
     const secret = await readObject(c, { apiVersion: "v1", kind: "Secret", metadata: { name: ref.secret.name, namespace: stack.metadata.namespace } });
     const value = secret?.data?.[ref.secret.key];
     if (value === undefined) throw new Error(`envRefs.${name}: Secret ${ref.secret.name} has no key ${ref.secret.key}`);
@@ -127,7 +131,7 @@ export class OperatorLoop {
 
   private constructor(
     private readonly c: Cluster,
-    readonly stackObject: KubeObject,
+    public stackObject: KubeObject,
     readonly stack: PulumiStack,
     private readonly pollMs: number,
   ) {}
@@ -146,6 +150,17 @@ export class OperatorLoop {
     // PULUMI_DEBUG_COMMANDS makes `up` take `--event-log`, for the time split.
     const asWorkspace = new PulumiStack(c.toolchain, stack.name, stack.folder, { config: stackConfig(stackObject.spec), kubeconfig, env: { ...env, PULUMI_DEBUG_COMMANDS: "true" } });
     return new OperatorLoop(c, stackObject, asWorkspace, options.pollMs ?? 50);
+  }
+
+  /**
+   * Takes the Stack object's current config, as the operator does (it replaces the workspace pod when a
+   * Stack's config changes): the next run uses it, on the same state.
+   */
+  async reload(): Promise<void> {
+    const current = await readObject(this.c, this.stackObject);
+    if (current === undefined) throw new Error(`Stack ${this.stackObject.metadata.name} is gone`);
+    this.stackObject = current;
+    this.stack.setConfig(stackConfig(current.spec));
   }
 
   /** Starts serving the Stack: a run for every new reconciliation request, and on the resync. */
@@ -184,7 +199,7 @@ export class OperatorLoop {
     const eventLog = path.join(this.stack.folder, `events-${this.runs.length}.jsonl`);
     const startedAt = performance.now();
     // The operator's workspace runs the update through the Automation API, which skips the preview, and
-    // passes `--refresh` when the Stack asks for it (Pulumi.yaml refreshes anyway).
+    // passes `--refresh` when the Stack asks for it (crdstack's Stacks do not: see model/markers.ts).
     const extra = ["--skip-preview", ...(this.stackObject.spec.refresh === true ? ["--refresh"] : [])];
     const tail = tailEvents(eventLog);
     let result: RunResult;

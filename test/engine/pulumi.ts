@@ -123,12 +123,11 @@ export class PulumiStack {
     return this.run(this.withConfig(["preview", "--diff", ...extra]));
   }
 
-  /** The steps `pulumi preview` plans after its refresh, with their operation (`same`, `create`, `update`, `replace`, `delete`, …). */
+  /** The steps `pulumi preview` plans, with their operation (`same`, `create`, `update`, `replace`, `delete`, …). */
   async plan(...extra: string[]): Promise<Step[]> {
     const preview = await this.run(this.withConfig(["preview", "--json", ...extra]));
     const steps = (JSON.parse(preview.stdout).steps ?? []) as { op: string; urn: string }[];
-    // Pulumi.yaml refreshes before every run: the refresh's own steps are not part of the plan.
-    return steps.filter(({ op }) => op !== "refresh").map(({ op, urn }) => {
+    return steps.map(({ op, urn }) => {
       const [, , types, name] = urn.split("::");
       return { op, type: types.split("$").pop()!, name };
     });

@@ -56,6 +56,21 @@ describe("a child that exists must be the object's own", () => {
     assert.equal(collisionProblems(web, { uid: UID }, indexExisting([found("Deployment", "web", { annotations: { [ADOPT_ANNOTATION]: "yes" } })])).length, 1);
   });
 
+  test("crdstack.io/owner-uid and crdstack.io/adopt count only on an object that no other controller holds", () => {
+    const web = easyService({ size: 1, image: "nginx" });
+    const annotated = { annotations: { [OWNER_UID_ANNOTATION]: UID, [ADOPT_ANNOTATION]: "true" } };
+    assert.deepEqual(collisionProblems(web, { uid: UID }, indexExisting([found("Deployment", "web", annotated)])), [], "no controller: the annotation speaks");
+    assert.deepEqual(collisionProblems(web, { uid: UID }, indexExisting([found("Deployment", "web", { ...annotated, ...controller(UID, "EasyService") })])), [], "its controller is the object itself");
+    const problems = collisionProblems(web, { uid: UID }, indexExisting([found("Deployment", "web", { ...annotated, ...controller("other-uid", "ReplicaSet") })]));
+    assert.deepEqual(problems, [{
+      path: "metadata.name",
+      reason: "Collision",
+      message: 'Deployment team-a/web exists and is not this EasyService\'s (it belongs to ReplicaSet "owner" (uid other-uid)): choose another name or field value, delete that object',
+    }]);
+    const ownedByOther = { ownerReferences: [{ apiVersion: "x/v1", kind: "EasyService", name: "web", uid: UID, controller: false }, controller("other-uid").ownerReferences[0]] };
+    assert.equal(collisionProblems(web, { uid: UID }, indexExisting([found("Deployment", "web", { ...annotated, ...ownedByOther })])).length, 1, "a plain ownerReference to the object does not make it the controller");
+  });
+
   test("without a uid (the files source's first run), anything that exists collides unless it is to be adopted", () => {
     const web = easyService({ size: 1, image: "nginx" });
     assert.equal(collisionProblems(web, {}, indexExisting([found("Deployment", "web", { annotations: { [OWNER_UID_ANNOTATION]: "" } })])).length, 1);

@@ -59,11 +59,14 @@ describe("what the cluster holds decides per-object problems", () => {
   const unmanaged = (name: string) => existingObject("Deployment", { name, namespace: "a" });
 
   test("an object whose child exists and is not its own is declared from its last applied spec; the others carry on", () => {
-    const { planned, errors } = planObjects([{ raw: es("taken"), lastAppliedSpec: { size: 1, image: "nginx:1.24" } }, { raw: es("fresh") }, { raw: es("never") }], { existing: indexExisting([unmanaged("taken"), unmanaged("never")]) });
+    // The current spec adds a URL, whose Ingress someone else has; the last applied one has none.
+    const server = { ...ts("taken", { url: "https://ml.example.com" }), metadata: { name: "taken", namespace: "a", uid: "uid-taken" } };
+    const ingress = existingObject("Ingress", { name: "taken", namespace: "a" });
+    const { planned, errors } = planObjects([{ raw: server, lastAppliedSpec: { size: 1, image: "mlflow:1" } }, { raw: es("fresh") }, { raw: es("never") }], { existing: indexExisting([ingress, unmanaged("never")]) });
     const [taken, fresh, never] = planned;
     assert.equal(taken.fallback, true);
-    assert.equal(taken.applied?.kind === "EasyService" && taken.applied.spec.image, "nginx:1.24");
-    assert.deepEqual(taken.problems.map((p) => [p.path, p.reason]), [["metadata.name", "Collision"]]);
+    assert.equal(taken.applied?.kind === "TrackingServer" && taken.applied.spec.image, "mlflow:1");
+    assert.deepEqual(taken.problems.map((p) => [p.path, p.reason]), [["spec.url", "Collision"]]);
     assert.equal(never.applied, undefined, "never applied: nothing declared");
     assert.equal(fresh.applied?.kind === "EasyService" && fresh.applied.spec.image, "nginx");
     assert.equal(errors.length, 2);
@@ -89,9 +92,10 @@ describe("what the cluster holds decides per-object problems", () => {
     assert.equal(formatError(errors[0]), 'EasyService b/out: metadata.namespace: "b" is not one of this stack\'s namespaces (crdstack:namespaces: a): nothing is declared for the object');
   });
 
-  test("an object being deleted is declared from its last applied spec, whatever its current spec and the cluster say", () => {
+  test("an object being deleted is declared from its last applied spec, whatever its current spec and the API server's refusals say", () => {
     const raw = { ...es("going"), metadata: { ...es("going").metadata, deletionTimestamp: "2026-01-01T00:00:00Z" }, spec: { size: 3, image: "nginx:2" } };
-    const { planned } = planObjects([{ raw, lastAppliedSpec: { size: 1, image: "nginx:1" } }, { raw: es("staying") }], { existing: indexExisting([unmanaged("going")]) });
+    const refusals = new Map([["EasyService a/going", [{ path: "spec.size", message: "refused", reason: "Forbidden" }]]]);
+    const { planned } = planObjects([{ raw, lastAppliedSpec: { size: 1, image: "nginx:1" } }, { raw: es("staying") }], { existing: indexExisting([]), refusals });
     assert.equal(planned[0].deleting, true);
     assert.equal(planned[0].fallback, true);
     assert.equal(planned[0].applied?.kind === "EasyService" && planned[0].applied.spec.image, "nginx:1");
@@ -109,5 +113,82 @@ describe("what the cluster holds decides per-object problems", () => {
     assert.deepEqual(planned[1].problems, [refusal]);
     assert.equal(planned[1].applied, undefined);
     assert.equal(planned[1].drift, undefined, "never applied: no drift");
+  });
+});
+
+describe("the last applied spec (status.lastAppliedSpec) is parsed and checked like a current spec", () => {
+  const es = (name: string, spec: Record<string, unknown>) => ({ apiVersion: "app.kubebuilder.io/v1", kind: "EasyService", metadata: { name, namespace: "a", uid: `uid-${name}` }, spec });
+  const invalid = { size: -1, image: "nginx" };
+  const secretEnv = (name: string, optional?: boolean) => ({ size: 1, image: "nginx", envs: [{ name: "T", valueFrom: { secretKeyRef: { name, key: "k", ...(optional === undefined ? {} : { optional }) } } }] });
+  const SIZE_PROBLEM = { path: "spec.size", message: "-1 is outside 0-100" };
+  const ES_SIZE_PROBLEM = { path: "spec.size", message: "-1 is outside 0-1000" };
+
+  test("masked secret fields parse as (secret) and stay so; the kind's defaults and rules apply", () => {
+    // Three replicas are allowed only with a database server in backend_uri, which the status masks; the key is checked against the certificate only when it parses.
+    const masked = { size: 3, backend_uri: "(secret)", artifact_root: "s3://bucket", aws_access_key: "(secret)", aws_secret_key: "(secret)", cert: PEM.cert, key: "(secret)" };
+    const { planned } = planObjects([{ raw: ts("m", { size: -1 }), lastAppliedSpec: masked }], { existing: indexExisting([]) });
+    assert.deepEqual(planned[0].problems, [SIZE_PROBLEM]);
+    assert.equal(planned[0].fallback, true);
+    assert.deepEqual(planned[0].applied?.spec, masked);
+    const defaults = planObjects([{ raw: ts("d", { size: -1 }), lastAppliedSpec: {} }]).planned[0];
+    assert.deepEqual(defaults.applied?.spec, { size: 1 }, "the kind's default size");
+  });
+
+  test("one that does not parse counts as none: nothing is declared, and a problem on status.lastAppliedSpec says why, never quoting a secret field", () => {
+    const forged = { size: 3, image: "nginx", backend_uri: "postgresql://admin:hunter2@db/mlflow", extra: true };
+    const { planned, errors } = planObjects([{ raw: ts("f", { size: -1 }), lastAppliedSpec: forged }]);
+    assert.equal(planned[0].applied, undefined);
+    assert.equal(planned[0].fallback, false);
+    assert.deepEqual(planned[0].problems, [SIZE_PROBLEM, {
+      path: "status.lastAppliedSpec",
+      reason: "InvalidLastAppliedSpec",
+      message: "is not a valid TrackingServer spec (backend_uri: must read (secret): the status never holds a secret value; extra: is not a known field): it counts as no last applied spec, so nothing is declared from it",
+    }]);
+    assert.ok(!errors.map(formatError).join("\n").includes("hunter2"));
+    const rules = planObjects([{ raw: ts("r", { size: -1 }), lastAppliedSpec: { size: 2 } }]).planned[0];
+    assert.equal(rules.applied, undefined, "the rules between fields apply: two replicas on SQLite");
+    assert.match(rules.problems[1].message, /^is not a valid TrackingServer spec \(size: 2 replicas with the default SQLite backend would each have a database of their own/);
+    const name = planObjects([{ raw: { ...es("trackingserver", invalid) }, lastAppliedSpec: { size: 1, image: "nginx" } }]).planned[0];
+    assert.equal(name.applied, undefined, "an EasyService named trackingserver has no last applied spec either");
+  });
+
+  test("one that names a Secret not labelled referable declares nothing, with a NotReferable problem on status.lastAppliedSpec", () => {
+    const existing = indexExisting([existingObject("Secret", { name: "loot", namespace: "a" })]);
+    const { planned } = planObjects([{ raw: es("web", invalid), lastAppliedSpec: secretEnv("loot", true) }], { existing });
+    assert.equal(planned[0].applied, undefined);
+    assert.equal(planned[0].fallback, false);
+    assert.deepEqual(planned[0].problems, [ES_SIZE_PROBLEM, {
+      path: "status.lastAppliedSpec.envs[0].valueFrom.secretKeyRef.name",
+      reason: "NotReferable",
+      message: 'Secret a/loot does not allow specs to name it (the variable T): it needs the label crdstack.io/referable: "true", which whoever owns it may add (kubectl label secret loot -n a crdstack.io/referable=true); the last applied spec has this problem too, so nothing is declared for the object: its children stay in the cluster as they are, no longer updated, until the spec is fixed',
+    }]);
+    assert.equal(planned[0].drift, undefined);
+    const labelled = indexExisting([existingObject("Secret", { name: "loot", namespace: "a", labels: { "crdstack.io/referable": "true" } })]);
+    assert.equal(planObjects([{ raw: es("web", invalid), lastAppliedSpec: secretEnv("loot", true) }], { existing: labelled }).planned[0].fallback, true, "labelled: the fallback stands");
+  });
+
+  test("one whose optional Secret does not exist, or whose child is not its own, declares nothing", () => {
+    const missing = planObjects([{ raw: es("web", invalid), lastAppliedSpec: secretEnv("later", true) }], { existing: indexExisting([]) }).planned[0];
+    assert.equal(missing.applied, undefined);
+    assert.deepEqual(missing.problems.map((p) => [p.path, p.reason]), [["spec.size", undefined], ["status.lastAppliedSpec.envs[0].valueFrom.secretKeyRef.name", "NotFound"]]);
+    const taken = planObjects([{ raw: es("web", invalid), lastAppliedSpec: { size: 1, image: "nginx" } }], { existing: indexExisting([existingObject("Deployment", { name: "web", namespace: "a" })]) }).planned[0];
+    assert.equal(taken.applied, undefined);
+    assert.deepEqual(taken.problems.map((p) => [p.path, p.reason]), [["spec.size", undefined], ["metadata.name", "Collision"]]);
+  });
+
+  test("an object being deleted, or sent back to its last applied spec by a taker of kept names, gets the same checks", () => {
+    const existing = indexExisting([existingObject("Secret", { name: "loot", namespace: "a" })]);
+    const going = { ...es("going", { size: 1, image: "nginx" }), metadata: { name: "going", namespace: "a", uid: "uid-going", deletionTimestamp: "2026-01-01T00:00:00Z" } };
+    const deleting = planObjects([{ raw: going, lastAppliedSpec: secretEnv("loot") }], { existing }).planned[0];
+    assert.equal(deleting.deleting, true);
+    assert.equal(deleting.applied, undefined);
+    assert.deepEqual(deleting.problems.map((p) => p.reason), ["NotReferable"]);
+    // b is kept on its last applied spec (its current one is invalid) and holds port 31001; a asks for it and falls back on a spec naming loot.
+    const port = (nodePort: number) => ({ port: 80, nodePort });
+    const b = { raw: es("b", { size: -1, image: "nginx" }), lastAppliedSpec: { size: 1, image: "nginx", ports: [port(31001)] } };
+    const a = { raw: es("a", { size: 1, image: "nginx", ports: [port(31001)] }), lastAppliedSpec: { ...secretEnv("loot"), ports: [port(31002)] } };
+    const [, moved] = planObjects([b, a], { existing }).planned;
+    assert.equal(moved.applied, undefined);
+    assert.deepEqual(moved.problems.map((p) => [p.path, p.reason]), [["spec.ports[0].nodePort", undefined], ["status.lastAppliedSpec.envs[0].valueFrom.secretKeyRef.name", "NotReferable"]]);
   });
 });

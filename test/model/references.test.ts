@@ -21,8 +21,8 @@ describe("a spec may only name Secrets and ConfigMaps that allow it", () => {
     ],
   });
 
-  test("labelled objects may be named; an optional reference may name nothing", () => {
-    assert.deepEqual(referenceProblems(web, indexExisting([found("Secret", "token", referable), found("ConfigMap", "settings", referable)])), []);
+  test("labelled objects may be named", () => {
+    assert.deepEqual(referenceProblems(web, indexExisting([found("Secret", "token", referable), found("ConfigMap", "settings", referable), found("Secret", "extra", referable)])), []);
   });
 
   test("an unlabelled or wrongly labelled object is NotReferable, on the field that names it, with how to allow it", () => {
@@ -35,9 +35,18 @@ describe("a spec may only name Secrets and ConfigMaps that allow it", () => {
     assert.equal(problems[0].message, `Secret team-a/token does not allow specs to name it (the variable TOKEN): it needs the label ${REFERABLE_LABEL}: "true", which whoever owns it may add (kubectl label secret token -n team-a ${REFERABLE_LABEL}=true)`);
   });
 
-  test("a missing object is a problem unless the reference is optional", () => {
+  test("a missing object is NotFound, even when the reference is optional: true (one made later without the label would reach the pods)", () => {
     const problems = referenceProblems(web, indexExisting([found("ConfigMap", "settings", referable)]));
-    assert.deepEqual(problems, [{ path: "spec.envs[1].valueFrom.secretKeyRef.name", reason: "NotFound", message: "Secret team-a/token does not exist: create it for the variable TOKEN, or name another one, or mark the reference optional: true" }]);
+    assert.deepEqual(problems, [
+      { path: "spec.envs[1].valueFrom.secretKeyRef.name", reason: "NotFound", message: `Secret team-a/token does not exist: create it with the label ${REFERABLE_LABEL}: "true" for the variable TOKEN, or name another one` },
+      {
+        path: "spec.envs[3].valueFrom.secretKeyRef.name",
+        reason: "NotFound",
+        message: `Secret team-a/extra does not exist: create it with the label ${REFERABLE_LABEL}: "true" for the variable EXTRA, or name another one (optional: true does not exempt it: pods would read a Secret of that name made later, whether it allows specs to name it or not)`,
+      },
+    ]);
+    const optionalConfigMap = easyService({ size: 1, image: "nginx", envs: [env("MODE", { configMapKeyRef: { name: "later", key: "mode", optional: true } })] });
+    assert.deepEqual(referenceProblems(optionalConfigMap, indexExisting([])).map((p) => [p.path, p.reason]), [["spec.envs[0].valueFrom.configMapKeyRef.name", "NotFound"]]);
   });
 
   test("a TrackingServer's s3CredentialsSecret, and a TLS Secret made elsewhere that its Ingress would use", () => {
