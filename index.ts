@@ -63,6 +63,8 @@ export = async () => {
   const kubeconfig = clusterConfig();
   const state = await readState(config, kubeconfig);
   for (const namespace of state?.forbidden ?? []) {
+    // From files, the program would apply what the files hold there blind (every child would look gone).
+    if (config.source === "files") throw new Error(`crdstack:namespaces: no right to read namespace ${namespace} in the cluster; the files source applies only where it can read`);
     pulumi.log.warn(`Namespace ${namespace}: no right to read it (deleted, or no longer served: run the bootstrap stack); its objects are left as they are`);
   }
   const read = readCandidates(config, state);

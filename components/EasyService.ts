@@ -1,10 +1,11 @@
 // One EasyService: a Deployment, and a NodePort Service when it has ports.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { Manifest } from "../builders/meta";
 import { buildEasyService } from "../builders/easyService";
 import { EasyServiceObject } from "../model/objects";
 import { Takeover } from "../providers/takeover";
-import { anchorOf, CustomResourceSource, marked, RECREATE_WHEN_GONE, declareRelease, declareTakeover, owned, ownerAfter, ownerOf, registerCustomResource, resourceName } from "./children";
+import { anchorOf, CustomResourceSource, marked, recreateIfGone, declareRelease, declareTakeover, owned, ownerAfter, ownerOf, registerCustomResource, resourceName } from "./children";
 
 export interface EasyServiceArgs {
   /** The object to declare: valid, or the last applied spec (see `fallback`). */
@@ -32,11 +33,14 @@ export class EasyService extends pulumi.ComponentResource {
     const takeover = declareTakeover(object, source, this);
     this.customResource = registerCustomResource(object, source, fallback === true, this, takeover);
     this.anchor = anchorOf(object, source, this.customResource, this);
-    const childOptions = { ...RECREATE_WHEN_GONE, parent: this, dependsOn: takeover ? [takeover] : [], deletedWith: this.anchor };
+    // Each child: marked with what this run puts back (model/markers.ts), applied after any hand-over.
+    const options = (manifest: Manifest): pulumi.CustomResourceOptions => ({ ...recreateIfGone(manifest), parent: this, dependsOn: takeover ? [takeover] : [], deletedWith: this.anchor });
 
     const owner = ownerAfter(ownerOf(object, source, this.customResource), takeover);
-    this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(marked(children.deployment, source), owner), childOptions);
-    this.service = children.service && new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(marked(children.service, source), owner), childOptions);
+    const deployment = marked(children.deployment, source);
+    this.deployment = new k8s.apps.v1.Deployment(resourceName(deployment), owned<k8s.apps.v1.DeploymentArgs>(deployment, owner), options(deployment));
+    const service = children.service && marked(children.service, source);
+    this.service = service && new k8s.core.v1.Service(resourceName(service), owned<k8s.core.v1.ServiceArgs>(service, owner), options(service));
 
     const applied = this.service ? [this.deployment, this.service] : [this.deployment];
     // A take-over's marks leave the custom resource once the children are applied; a drift's hand-over has none.

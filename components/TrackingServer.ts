@@ -6,7 +6,7 @@ import { buildTrackingServer, MLFLOW_PORT, TrackingServerOptions } from "../buil
 import { Manifest } from "../builders/meta";
 import { TrackingServerObject } from "../model/objects";
 import { Takeover } from "../providers/takeover";
-import { anchorOf, CustomResourceSource, marked, RECREATE_WHEN_GONE, declareRelease, declareTakeover, Owner, owned, ownerAfter, ownerOf, registerCustomResource, resourceName, secretArgs } from "./children";
+import { anchorOf, CustomResourceSource, marked, recreateIfGone, declareRelease, declareTakeover, Owner, owned, ownerAfter, ownerOf, registerCustomResource, resourceName, secretArgs } from "./children";
 
 export interface TrackingServerArgs {
   /** The object to declare: valid, or the last applied spec (see `fallback`). */
@@ -56,26 +56,34 @@ export class TrackingServer extends pulumi.ComponentResource {
     const takeover = declareTakeover(object, source, this);
     this.customResource = registerCustomResource(object, source, fallback, this, takeover);
     this.anchor = anchorOf(object, source, this.customResource, this);
-    const after = (...resources: (pulumi.Resource | undefined)[]) => ({
-      ...RECREATE_WHEN_GONE,
+    // Each child: marked with what this run puts back (model/markers.ts), and applied after the take-over
+    // or drift hand-over and the children it reads.
+    const mark = (manifest: Manifest) => marked(manifest, source);
+    const after = (manifest: Manifest, ...resources: (pulumi.Resource | undefined)[]): pulumi.CustomResourceOptions => ({
+      ...recreateIfGone(manifest),
       parent: this,
       dependsOn: [takeover, ...resources].filter((resource): resource is pulumi.Resource => resource !== undefined),
       deletedWith: this.anchor,
     });
-    const mark = (manifest: Manifest) => marked(manifest, source);
-    // Declared from the last applied spec, whose secret fields read `(secret)`, the Secrets keep what they
-    // hold: the provider's check turns `stringData` into `data`, so both are left as they are.
-    const secretOptions = { ...after(), ignoreChanges: fallback ? ["stringData", "data"] : [] };
 
     const owner = ownerAfter(ownerOf(object, source, this.customResource), takeover);
-    const secret = (manifest: Manifest | undefined) =>
-      manifest === undefined || args.lostSecrets?.includes(manifest.metadata.name) ? undefined : new k8s.core.v1.Secret(resourceName(manifest), secretArgs(mark(manifest), owner), secretOptions);
+    // Declared from the last applied spec, whose secret fields read `(secret)`, the Secrets keep what they
+    // hold: the provider's check turns `stringData` into `data`, so both are left as they are.
+    const secret = (child: Manifest | undefined) => {
+      if (child === undefined || args.lostSecrets?.includes(child.metadata.name)) return undefined;
+      const manifest = mark(child);
+      return new k8s.core.v1.Secret(resourceName(manifest), secretArgs(manifest, owner), { ...after(manifest), ignoreChanges: fallback ? ["stringData", "data"] : [] });
+    };
     this.credentials = secret(children.credentials);
     this.tlsSecret = secret(children.tlsSecret);
-    this.volumeClaim = children.volumeClaim && volumeClaim(mark(children.volumeClaim), object.spec.retainVolume === true, owner, after());
-    this.service = new k8s.core.v1.Service(resourceName(children.service), owned<k8s.core.v1.ServiceArgs>(mark(children.service), owner), after());
-    this.ingress = children.ingress && new k8s.networking.v1.Ingress(resourceName(children.ingress), owned<k8s.networking.v1.IngressArgs>(mark(children.ingress), owner), after(this.tlsSecret));
-    this.deployment = new k8s.apps.v1.Deployment(resourceName(children.deployment), owned<k8s.apps.v1.DeploymentArgs>(mark(children.deployment), owner), after(this.credentials, this.volumeClaim));
+    const claim = children.volumeClaim && mark(children.volumeClaim);
+    this.volumeClaim = claim && volumeClaim(claim, object.spec.retainVolume === true, owner, after(claim));
+    const service = mark(children.service);
+    this.service = new k8s.core.v1.Service(resourceName(service), owned<k8s.core.v1.ServiceArgs>(service, owner), after(service));
+    const ingress = children.ingress && mark(children.ingress);
+    this.ingress = ingress && new k8s.networking.v1.Ingress(resourceName(ingress), owned<k8s.networking.v1.IngressArgs>(ingress, owner), after(ingress, this.tlsSecret));
+    const deployment = mark(children.deployment);
+    this.deployment = new k8s.apps.v1.Deployment(resourceName(deployment), owned<k8s.apps.v1.DeploymentArgs>(deployment, owner), after(deployment, this.credentials, this.volumeClaim));
     const { name: objectName, namespace } = object.metadata;
     this.url = object.spec.url ?? `http://${objectName}.${namespace}.svc:${MLFLOW_PORT}`;
 

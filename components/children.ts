@@ -17,7 +17,16 @@ export type CustomResourceSource =
    * The program creates the custom resource from a file (after the CRDs in `dependsOn`); `uid` is its
    * uid when the cluster already has it.
    */
-  | { create: true; dependsOn: pulumi.Input<pulumi.Resource>[]; uid: string | undefined; handover?: Handover; reclaim?: readonly Reclaim[]; markers?: Markers }
+  | {
+    create: true;
+    dependsOn: pulumi.Input<pulumi.Resource>[];
+    uid: string | undefined;
+    handover?: Handover;
+    reclaim?: readonly Reclaim[];
+    markers?: Markers;
+    /** This run's marker when the cluster was read and the custom resource is not there. */
+    recreated?: string;
+  }
   /** The custom resource already exists in the cluster (a user created it); `uid` is its uid. */
   | { create: false; uid: string | undefined; handover?: Handover; reclaim?: readonly Reclaim[]; markers?: Markers };
 
@@ -53,11 +62,13 @@ export function registerCustomResource(
 ): k8s.apiextensions.CustomResource | undefined {
   if (!source.create) return undefined;
   const manifest = owned<Manifest>(customResourceManifest(object), undefined);
-  const metadata = { ...manifest.metadata, annotations: { ...manifest.metadata.annotations, [DELETION_PROPAGATION]: "foreground" } };
+  // Gone from a cluster that was read (deleted by hand): made again, like a child (model/markers.ts).
+  const gone: Record<string, string> = source.recreated === undefined ? {} : { [RECREATED_ANNOTATION]: source.recreated };
+  const metadata = { ...manifest.metadata, annotations: { ...manifest.metadata.annotations, [DELETION_PROPAGATION]: "foreground", ...gone } };
   return new k8s.apiextensions.CustomResource(
     resourceName(manifest),
     { ...manifest, metadata, spec: withSecrets(object.spec, SECRET_FIELDS[object.kind]) },
-    { parent, dependsOn: [...source.dependsOn, ...(takeover === undefined ? [] : [takeover])], ignoreChanges: keepSpec ? ["spec"] : [] },
+    { ...recreateIfGone({ ...manifest, metadata }), parent, dependsOn: [...source.dependsOn, ...(takeover === undefined ? [] : [takeover])], ignoreChanges: keepSpec ? ["spec"] : [] },
   );
 }
 
@@ -179,10 +190,16 @@ export function marked(manifest: Manifest, source: CustomResourceSource): Manife
 }
 
 /**
- * Every child's options for a child that is gone from the cluster: a new `crdstack.io/recreated` makes
- * Pulumi replace it, deleting what it holds (nothing is left to delete) before it creates it again.
+ * The options of a child that is gone from the cluster (its `crdstack.io/recreated` marker is this run's):
+ * Pulumi replaces it, deleting what it holds (nothing is left to delete) before it creates it again.
+ * Others have none: a marker changed by hand on a live child is an in-place update, never a replacement.
  */
-export const RECREATE_WHEN_GONE: pulumi.CustomResourceOptions = { replaceOnChanges: [`metadata.annotations["${RECREATED_ANNOTATION}"]`], deleteBeforeReplace: true };
+export function recreateIfGone(manifest: Manifest): pulumi.CustomResourceOptions {
+  return manifest.metadata.annotations?.[RECREATED_ANNOTATION] === RUN_MARKER ? { replaceOnChanges: [`metadata.annotations["${RECREATED_ANNOTATION}"]`], deleteBeforeReplace: true } : {};
+}
+
+/** This run's value of the `crdstack.io/recreated` marker: any value that differs from the last one will do. */
+export const RUN_MARKER = new Date().toISOString();
 
 /**
  * The provider's annotation that names the field manager it applies as. One fixed name (instead of a

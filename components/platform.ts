@@ -9,7 +9,7 @@ import { Planned } from "../model/reconcile";
 import { StatusEntries, StatusReport } from "../providers/status";
 import { Existing } from "../model/existing";
 import { Markers, markersOf, RECREATED_ANNOTATION } from "../model/markers";
-import { CustomResourceSource, declareRelease, declareTakeover } from "./children";
+import { CustomResourceSource, declareRelease, declareTakeover, RUN_MARKER } from "./children";
 import { CustomResourceDefinitions } from "./CustomResourceDefinitions";
 import { EasyService } from "./EasyService";
 import { TrackingServer } from "./TrackingServer";
@@ -44,8 +44,10 @@ export function componentName(object: { metadata: { namespace: string; name: str
 function declareComponent(platform: Platform, item: Planned, object: CustomObject, options: PlatformOptions): TrackingServer | EasyService {
   const crds = platform.crds ? [platform.crds] : [];
   const { uid, handover, reclaim } = item;
-  const markers = markersOf(object, options.existing, reclaim ?? [], RUN);
-  const source: CustomResourceSource = options.createCustomResources ? { create: true, dependsOn: crds, uid, handover, reclaim, markers } : { create: false, uid, handover, reclaim, markers };
+  const markers = markersOf(object, options.existing, reclaim ?? [], RUN_MARKER);
+  // From files with the cluster read, a custom resource that is not there is made again (deleted by hand).
+  const recreated = options.existing !== undefined && uid === undefined ? RUN_MARKER : item.recreated;
+  const source: CustomResourceSource = options.createCustomResources ? { create: true, dependsOn: crds, uid, handover, reclaim, markers, recreated } : { create: false, uid, handover, reclaim, markers };
   const name = componentName(object);
   if (object.kind === "EasyService") {
     return (platform.easyServices[name] = new EasyService(name, { object, source, fallback: item.fallback }));
@@ -56,16 +58,13 @@ function declareComponent(platform: Platform, item: Planned, object: CustomObjec
   return (platform.trackingServers[name] = new TrackingServer(name, { object, options: trackingServerOptions, source, fallback: item.fallback, lostSecrets }));
 }
 
-/** This run's value of a child's `crdstack.io/recreated` marker (model/markers.ts): any new value will do. */
-const RUN = new Date().toISOString();
-
 /**
  * The Secrets of an object declared from its last applied spec that are gone from the cluster: their
  * values are not known (the status keeps secret fields masked), so they are not made again, and the
  * object gets a problem saying so (its pods cannot start until the spec is fixed, which makes them).
  */
 function goneSecrets(item: Planned, markers: Markers | undefined): string[] {
-  const gone = [...(markers ?? new Map())].filter(([key, marker]) => key.startsWith("Secret ") && marker[RECREATED_ANNOTATION] === RUN).map(([key]) => key.slice("Secret ".length));
+  const gone = [...(markers ?? new Map())].filter(([key, marker]) => key.startsWith("Secret ") && marker[RECREATED_ANNOTATION] === RUN_MARKER).map(([key]) => key.slice("Secret ".length));
   for (const secret of gone) {
     item.problems.push({ path: "metadata.name", reason: "SecretLost", message: `the Secret ${secret} is gone and its values are not known while the spec has problems: fix the spec to make it again` });
   }

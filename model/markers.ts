@@ -6,9 +6,9 @@
 // fails the whole run with 403. So the program reads the children's metadata itself (sources/cluster.ts)
 // and marks the two cases on the child with an annotation whose value changes only then:
 //
-// - `crdstack.io/recreated`: a new value when the child is missing from the cluster; the child is
-//   registered with `replaceOnChanges` on it (and `deleteBeforeReplace`), so Pulumi deletes what it
-//   holds (already gone: nothing to do) and creates the child again.
+// - `crdstack.io/recreated`: a value of this run when the child is missing from the cluster; the child
+//   is then registered with `replaceOnChanges` on it (and `deleteBeforeReplace`), so Pulumi deletes what
+//   it holds (already gone: nothing to do) and creates the child again.
 // - `crdstack.io/reapplied`: the time of the latest hand edit when the child was edited since the
 //   program's last apply (model/drift.ts); the changed input makes Pulumi apply the child again, with
 //   force, after the edit's fields were handed to the program (components/children.ts declareReclaim).
@@ -50,10 +50,11 @@ export function markersOf(object: CustomObject, existing: Existing | undefined, 
       markers.set(key, { [RECREATED_ANNOTATION]: now });
       continue;
     }
-    const edited = taken.has(key) ? lastHandEdit(found) : undefined;
+    // A child that is there keeps the markers it carries (only one gone from the cluster is replaced:
+    // components/children.ts `recreateIfGone`; a marker changed by hand is put back in place).
     const kept: ChildMarkers = {};
     if (found.annotations[RECREATED_ANNOTATION] !== undefined) kept[RECREATED_ANNOTATION] = found.annotations[RECREATED_ANNOTATION];
-    const reapplied = edited ?? found.annotations[REAPPLIED_ANNOTATION];
+    const reapplied = (taken.has(key) ? lastHandEdit(found) : undefined) ?? found.annotations[REAPPLIED_ANNOTATION];
     if (reapplied !== undefined) kept[REAPPLIED_ANNOTATION] = reapplied;
     markers.set(key, kept);
   }

@@ -22,6 +22,8 @@ export interface Candidate extends RawObject {
   uid?: string;
   /** The original controller's marks on the custom resource in the cluster. */
   handover?: Handover;
+  /** The custom resource's `crdstack.io/recreated` marker in the cluster (files source; see model/markers.ts). */
+  recreated?: string;
   /** The custom resource in the cluster is being deleted (`metadata.deletionTimestamp` is set). */
   deleting?: boolean;
 }
@@ -53,6 +55,8 @@ export interface Planned {
   generation?: number;
   /** The original controller's marks on the custom resource: its children are handed over first. */
   handover?: Handover;
+  /** The custom resource's `crdstack.io/recreated` marker in the cluster (files source; see model/markers.ts). */
+  recreated?: string;
   /**
    * Problems with the current spec (invalid, clashing, or unsafe against the last applied spec), then, when
    * the object cannot fall back on its last applied spec, why (it does not parse, or fails the checks against the cluster).
@@ -141,13 +145,22 @@ export function planObjects(candidates: readonly Candidate[], context: PlanConte
     const read = metadataOf(entry.raw);
     return { ...read, uid: read.uid ?? candidates[i].uid };
   });
-  const lastSpecs = collected.map((entry, i) => parseLastApplied(entry.ref, metadataOf(entry.raw), candidates[i].lastAppliedSpec));
+  const lastSpecs = collected.map((entry, i) => {
+    const parsed = parseLastApplied(entry.ref, metadataOf(entry.raw), candidates[i].lastAppliedSpec);
+    const spec = candidates[i].lastAppliedSpec;
+    // From files, a last applied spec that no longer parses (a schema of a later version) is declared as
+    // it is, as before: declaring nothing would delete the custom resource the program made, and its children.
+    if (parsed.object !== undefined || spec === undefined || !context.keepFailingFallback || (entry.ref.kind !== "TrackingServer" && entry.ref.kind !== "EasyService")) return parsed;
+    const { uid, generation } = metadataOf(entry.raw);
+    const object = { kind: entry.ref.kind, metadata: { name: entry.ref.name, namespace: entry.ref.namespace, uid, generation }, spec } as CustomObject;
+    return { object, problems: parsed.problems };
+  });
   const fallbacks = lastSpecs.map((last, i) => fallbackOf(last, candidates[i], reads[i].uid, context));
   const planned = collected.map((entry, i): Planned => {
     const { uid, generation } = reads[i];
     const deleting = candidates[i].deleting ?? reads[i].deleting;
     const previous = lastSpecs[i].object;
-    const base = { ref: entry.ref, file: entry.file, uid, generation, handover: candidates[i].handover, deleting };
+    const base = { ref: entry.ref, file: entry.file, uid, generation, handover: candidates[i].handover, deleting, recreated: candidates[i].recreated };
     if (namespaces.length > 0 && !namespaces.includes(entry.ref.namespace)) {
       const message = `${JSON.stringify(entry.ref.namespace)} is not one of this stack's namespaces (crdstack:namespaces: ${namespaces.join(", ")}): nothing is declared for the object`;
       return { ...base, problems: [{ path: "metadata.namespace", message, reason: OUTSIDE_NAMESPACES }], applied: undefined, fallback: false };

@@ -9,6 +9,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { Manifest, MANAGED_BY } from "../builders/meta";
 import { ExistingObject, existingObject, indexExisting, LISTED_KINDS, ListedKind } from "../model/existing";
 import { Kind, KINDS } from "../model/objects";
+import { RECREATED_ANNOTATION } from "../model/markers";
 import { Candidate } from "../model/reconcile";
 import { FIELD_MANAGER, handoverOf } from "../model/takeover";
 import { SpecError } from "../model/specs";
@@ -284,7 +285,8 @@ export function fileCandidates(paths: readonly string[], state: ClusterState | u
     const existing = inCluster.get(`${String(raw?.kind)}/${String(raw?.metadata?.namespace ?? "default")}/${String(raw?.metadata?.name)}`);
     const uid = typeof existing?.metadata?.uid === "string" ? (existing.metadata.uid as string) : undefined;
     const handover = existing === undefined ? undefined : handoverOf(String(raw?.kind), existing);
-    return { ...entry, uid, lastAppliedSpec: existing === undefined ? undefined : lastAppliedSpec(existing), handover, deleting: existing !== undefined && isDeleting(existing) };
+    const recreated = existing?.metadata?.annotations?.[RECREATED_ANNOTATION];
+    return { ...entry, uid, lastAppliedSpec: existing === undefined ? undefined : lastAppliedSpec(existing), handover, deleting: existing !== undefined && isDeleting(existing), recreated: typeof recreated === "string" ? recreated : undefined };
   });
   return { candidates, errors };
 }

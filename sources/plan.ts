@@ -19,6 +19,18 @@ function lastAppliedOf(item: Planned, candidate: Candidate): CustomObject | unde
 }
 
 /**
+ * The children to dry-run; all of them when the last applied spec (a status anyone with rights on the
+ * status may write) does not build.
+ */
+function changing(object: CustomObject, lastApplied: CustomObject | undefined, existing: ClusterState["existing"], options: TrackingServerOptions): Manifest[] {
+  try {
+    return changingChildren(object, lastApplied, existing, options);
+  } catch {
+    return changingChildren(object, undefined, existing, options);
+  }
+}
+
+/**
  * Plans every object against what the cluster holds, then server-side dry-runs, a few at a time, every
  * child that an object declared from its current spec would create or change (an object declared from
  * its last applied spec changes nothing). A refusal (4xx) becomes a problem of its object, and the
@@ -45,7 +57,7 @@ export async function planAgainstCluster(
     const reclaimed = new Set((item.reclaim ?? []).map(({ kind, name }) => `${kind} ${name}`));
     const { namespace, name } = item.applied.metadata;
     const childOptions = { ...options, existingTlsSecret: state.tlsSecrets.has(`${namespace}/${name}`) };
-    for (const child of changingChildren(item.applied, lastAppliedOf(item, candidates[i]), state.existing, childOptions)) {
+    for (const child of changing(item.applied, lastAppliedOf(item, candidates[i]), state.existing, childOptions)) {
       if (!reclaimed.has(`${child.kind} ${child.metadata.name}`)) checks.push({ key: objectKey(item.ref), object: item.applied, child });
     }
   });

@@ -174,14 +174,8 @@ function connection() {
 /** An error the watcher cannot fix by retrying: it exits and lets Kubernetes restart it. */
 class Fatal extends Error {}
 
-/** A namespace the watcher may not list or watch: that watch ends, the others go on. */
-class Denied extends Error {
-  /** @param {string} message @param {boolean} listed whether the watch had listed (and counted as ready) before */
-  constructor(message, listed) {
-    super(message);
-    this.listed = listed;
-  }
-}
+/** A namespace the watcher may not list or watch: that watch stops, the others go on (see `main`). */
+class Denied extends Error {}
 
 /** A request that saw no data for its timeout: for a watch, a connection that died without closing. */
 class Idle extends Error {}
@@ -280,7 +274,7 @@ async function watchKind(conn, kind, namespace, onChange, onReady) {
         const { status, body } = await request(conn, "GET", `${base}?${query}`, { accept: LIST_ACCEPT, timeoutMs: 30_000 });
         // Denied at the first LIST: this namespace is not the watcher's (deleted, with its RoleBinding, or
         // its RBAC is missing); `main` fails when no namespace is. Denied later: see below.
-        if ((status === 401 || status === 403) && !listed) throw new Denied(`LIST ${base}: ${status} ${body?.message ?? ""}`, false);
+        if ((status === 401 || status === 403) && !listed) throw new Denied(`LIST ${base}: ${status} ${body?.message ?? ""}`);
         if (status >= 300) throw new Error(`LIST ${base}: ${status}`);
         failures = 0;
         const changes = tracker.relist(body.items ?? [], body.metadata.resourceVersion);
@@ -320,7 +314,7 @@ async function watchKind(conn, kind, namespace, onChange, onReady) {
       failures += 1;
       // Denied for good after it was allowed: the namespace was deleted (its RoleBinding with it) or left
       // the stack. Its watch ends; the others go on (a restart after the bootstrap ran drops it).
-      if (failures > 30 && /: 40[13]\b/.test(/** @type {Error} */ (error).message)) throw new Denied(`${kind.kind} in ${namespace}: ${/** @type {Error} */ (error).message}`, listed);
+      if (failures > 30 && /: 40[13]\b/.test(/** @type {Error} */ (error).message)) throw new Denied(`${kind.kind} in ${namespace}: ${/** @type {Error} */ (error).message}`);
       if (failures > 30) throw new Fatal(`${kind.kind} in ${namespace}: ${failures} failures in a row, last: ${/** @type {Error} */ (error).message}`);
       await sleep(Math.min(5000, 100 * 2 ** failures));
     }
@@ -363,16 +357,32 @@ async function main() {
       for (const stack of config.stacks) void trigger(conn, stack, []).catch(fail);
     }
   };
-  let denied = 0;
-  const watchOne = (/** @type {{ kind: Kind, namespace: string }} */ { kind, namespace }) => watchKind(conn, kind, namespace, (change) => debouncer.add(change), onReady).catch((error) => {
-    if (!(error instanceof Denied)) throw error;
-    log(`not watching ${kind.kind} in ${namespace}: ${error.message}`);
-    denied += 1;
-    // No namespace at all: the watcher's RBAC is missing, which a restart may fix once it is installed.
-    if (denied === watches.length) throw new Fatal(`denied in every namespace, last: ${error.message}`);
-    if (!error.listed) onReady();
-  });
-  await Promise.all(watches.map(watchOne)).catch(fail);
+  let deniedAtStart = 0;
+  /**
+   * One watch for ever. Denied (a namespace deleted with its RoleBinding, or one whose RoleBinding the
+   * bootstrap has not made yet): it counts as ready once, and is tried again every 30 s; denied in every
+   * namespace at start, the watcher's RBAC is missing, and it exits.
+   * @param {{ kind: Kind, namespace: string }} watch @param {boolean} counted whether it counted as ready already
+   * @returns {Promise<void>}
+   */
+  const watchOne = async ({ kind, namespace }, counted = false) => {
+    let ready = counted;
+    const once = () => {
+      if (!ready) onReady();
+      ready = true;
+    };
+    try {
+      await watchKind(conn, kind, namespace, (change) => debouncer.add(change), once);
+    } catch (error) {
+      if (!(error instanceof Denied)) throw error;
+      if (!ready && ++deniedAtStart === watches.length) throw new Fatal(`denied in every namespace, last: ${error.message}`);
+      log(`not watching ${kind.kind} in ${namespace} for now (trying again in 30 s): ${error.message}`);
+      once();
+      await sleep(30_000);
+      return watchOne({ kind, namespace }, true);
+    }
+  };
+  await Promise.all(watches.map((watch) => watchOne(watch))).catch(fail);
 }
 
 module.exports = { Tracker, Debouncer, stackFor, readConfig, collection, KINDS, ANNOTATION, LIST_ACCEPT, WATCH_ACCEPT };

@@ -63,6 +63,9 @@ describe("laptop flow under the real engine", () => {
     const steps = await stack.plan();
     assert.deepEqual(steps.filter((s) => s.type.startsWith("kubernetes:")).map((s) => `${s.op} ${stepObject(s)}`).sort(), rendered.map((o) => `create ${o}`));
     await stack.up();
+    // The run does not wait for pods: once they are ready, the next run (the watcher's, in the cluster)
+    // writes Ready.
+    await settle(c, stack, NS);
     for (const object of objects) {
       const status = (await readObject(c, object))!.status;
       assert.equal(status?.conditions?.find((cond: { type: string }) => cond.type === "Ready")?.status, "True", `${object.kind} ${object.metadata.name}: ${JSON.stringify(status)}`);
