@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { loadAll } from "js-yaml";
 import { run as cli } from "../../cli/main";
-import { Cluster, KubeObject, readObject, useCluster } from "../cluster/cluster";
+import { Cluster, eventually, KubeObject, readObject, useCluster } from "../cluster/cluster";
 import { differences } from "./compare";
 import { newStack, PulumiStack, stepObject } from "./pulumi";
 import { key } from "./specs";
@@ -43,6 +43,16 @@ describe("examples/ under the real engine", () => {
   });
 
   test("a second run changes nothing", async () => {
+    // The first run did not wait for pods: once the examples' Deployments have rolled out, the next run
+    // (the watcher's, in the cluster) writes their Ready status, and then there is nothing left to do.
+    for (const deployment of rendered.filter((o) => o.kind === "Deployment")) {
+      await eventually(`${describeObject(deployment)} rolled out`, async () => {
+        const now = await readObject(c, deployment);
+        const wanted = now?.spec.replicas ?? 1;
+        return now?.status?.observedGeneration === now?.metadata.generation && now?.status?.readyReplicas === wanted && now?.status?.updatedReplicas === wanted ? true : undefined;
+      }, 60_000);
+    }
+    await stack.up();
     await stack.preview("--expect-no-changes");
   });
 
