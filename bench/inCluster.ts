@@ -4,7 +4,8 @@
 // (1) end-to-end latency of one changed custom resource, from the API call returning to its Deployment
 //     updated and to its status Ready for the new generation, with N objects (both kinds) in the shard,
 //     p50 and p99 over the changes, and how the time splits: trigger (watcher), queue (the loop sees the
-//     request), engine start (CLI, plugins, refresh), program (start to the first registration), apply
+//     request; both poll, so it can read below 0), engine and program start (CLI, plugins, the program's
+//     cluster reads, to the first registration), apply
 //     (to the last Kubernetes step), status (the status write), and what is left until Ready (mostly a
 //     second run, triggered by the Deployment's own status change);
 // (2) the time of a run in which one object of N never becomes ready, against one in which all are healthy.
@@ -28,7 +29,7 @@ function objectsOf(count: number, namespaces: readonly string[], brokenIndex?: n
     const namespace = namespaces[i % namespaces.length];
     if (i % 2 === 0) {
       const image = i === brokenIndex ? "ghcr.io/mlflow/mlflow:never-ready" : undefined;
-      return { apiVersion: "experiment.aiscope/v1alpha2", kind: "TrackingServer", metadata: { name: `mlflow-${i}`, namespace }, spec: { size: 1, aws_access_key: `key-${i}`, aws_secret_key: `secret-${i}`, artifact_root: `s3://bucket-${i}/`, ...(image ? { image } : {}) } };
+      return { apiVersion: "experiment.aiscope/v1alpha2", kind: "TrackingServer", metadata: { name: `mlflow-${i}`, namespace }, spec: { size: 1, aws_access_key: `key-${i}`, aws_secret_key: `secret-${i}`, artifact_root: `s3://bucket-${i}/`, backend_uri: `postgresql://mlflow@db:5432/mlflow${i}`, ...(image ? { image } : {}) } };
     }
     return { apiVersion: "app.kubebuilder.io/v1", kind: "EasyService", metadata: { name: `web-${i}`, namespace }, spec: { size: 1, image: "nginx:1.27", ports: [{ port: 80 }] } };
   });
@@ -52,7 +53,8 @@ function milestones(run: LoopRun) {
   const pre = (event: EngineEvent) => event.resourcePreEvent as { metadata?: { urn?: string; op?: string } } | undefined;
   const outputs = (event: EngineEvent) => event.resOutputsEvent as { metadata?: { urn?: string; op?: string } } | undefined;
   const programFirst = run.events.find((e) => pre(e) && pre(e)!.metadata?.op !== "refresh" && !pre(e)!.metadata?.urn?.includes("pulumi:pulumi:Stack"));
-  const kubernetes = run.events.filter((e) => outputs(e)?.metadata?.urn?.includes("::kubernetes:") && outputs(e)!.metadata?.op !== "refresh");
+  // A child's type sits after its parent's in the URN (`…$kubernetes:apps/v1:Deployment::…`).
+  const kubernetes = run.events.filter((e) => /[:$]kubernetes:/.test(outputs(e)?.metadata?.urn ?? "") && outputs(e)!.metadata?.op !== "refresh");
   const status = run.events.find((e) => outputs(e)?.metadata?.urn?.includes("StatusReport") && outputs(e)!.metadata?.op !== "refresh");
   const prelude = run.events.find((e) => e.preludeEvent !== undefined);
   return { prelude: prelude?.seenAt, programFirst: programFirst?.seenAt, lastApply: kubernetes.at(-1)?.seenAt, status: status?.seenAt };
@@ -95,6 +97,8 @@ async function latency(c: Cluster, size: number, changes: number): Promise<strin
       when(async () => (await readObject(c, deploymentPath))?.spec.replicas === size2),
       when(async () => readyFor(await readObject(c, object), updated.metadata.generation)),
     ]);
+    // The run that served the change has written the status; it may still be ending.
+    await loop.waitForRun(runsBefore);
     const run = loop.runs.slice(runsBefore).find((r) => r.seenAt >= trigger - 1) ?? loop.runs[runsBefore];
     const m = milestones(run);
     samples.deployment.push(deployment - t0);
@@ -115,7 +119,7 @@ async function latency(c: Cluster, size: number, changes: number): Promise<strin
     "  of which:",
     row("trigger (apply → Stack annotation)", samples.trigger),
     row("queue (annotation → run starts)", samples.queue),
-    row("engine start, refresh, program start (→ first step)", samples.engine),
+    row("engine and program start (→ first step)", samples.engine),
     row("apply (first step → last Kubernetes step)", samples.apply),
     row("status (last Kubernetes step → status written)", samples.status),
     row("until Ready (status written → Ready seen)", samples.untilReady),
